@@ -1,0 +1,6 @@
+//! okx adapter: endpoints, subscribe, keepalive, decode. Imports crate::{event, types, error, exchanges}.
+
+pub mod decode;
+pub mod endpoints;
+pub mod keepalive;
+pub mod subscribe;

@@ -1,0 +1,8 @@
+//! corefeed's per-core runtime. The data path reads from the modules:
+//! socket (`ws`) → shard (`shard`, `session`) → decode (`exchanges::*::decode`) → event (`event`)
+//! → ring (`ring`) → the publisher core in the `corefeed` crate.
+
+pub mod error;
+pub mod event;
+pub mod exchanges;
+pub mod types;
