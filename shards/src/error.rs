@@ -20,6 +20,8 @@ pub enum DecodeError {
     TooLong(#[from] TooLong),
     #[error("frame of an unknown shape or channel; it was counted and skipped")]
     Unknown,
+    #[error("corefeed has no decoder for {0} yet; use one of the supported providers")]
+    Unsupported(crate::types::Provider),
 }
 
 impl From<InvalidDecimal> for DecodeError {
@@ -38,6 +40,7 @@ impl DecodeError {
             DecodeError::BadField { .. } => "bad_field",
             DecodeError::TooLong(_) => "too_long",
             DecodeError::Unknown => "unknown",
+            DecodeError::Unsupported(_) => "unsupported",
         }
     }
 }

@@ -80,3 +80,18 @@ impl Default for Scratch {
         }
     }
 }
+
+/// Decodes one frame with the adapter of `ctx.provider`'s exchange.
+pub fn decode(
+    ctx: &DecodeCtx,
+    frame: &mut [u8],
+    scratch: &mut Scratch,
+    sink: &mut impl EventSink,
+) -> Result<Decoded, crate::error::DecodeError> {
+    use crate::types::Exchange;
+    match ctx.provider.real().exchange() {
+        Exchange::Binance => binance::decode::decode(ctx, frame, scratch, sink),
+        Exchange::Okx => okx::decode::decode(ctx, frame, scratch, sink),
+        _ => Err(crate::error::DecodeError::Unsupported(ctx.provider)),
+    }
+}
