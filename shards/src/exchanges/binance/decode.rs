@@ -1,13 +1,407 @@
-//! binance decode (stub until the decoder lands). Pure: imports crate::{event, types, error, exchanges}.
+//! Binance market-stream decode (klines, 24 h tickers, acks). Pure: imports crate::{event, types, error, exchanges}.
+//!
+//! One WebSocket text frame in, zero or more [`Event`]s out through an [`EventSink`]. The frame
+//! is parsed in place by simd-json into a tape that is reused between frames (see [`TAPE`]) with
+//! the socket's [`Scratch::buffers`], and fields are read straight off the tape as borrowed
+//! `&str`, so the hot path (kline and ticker frames) allocates nothing once warm. Decimal text is
+//! copied verbatim into [`Decimal`] (validated by [`Decimal::parse`], never through `f64`).
+//!
+//! Protocol reference: `shared/exchanges/binance.md` §2 (acks), §4 (klines), §5 (tickers);
+//! <https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md>,
+//! <https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams>,
+//! <https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams>.
+//!
+//! Frames never say which market they come from: the socket's [`DecodeCtx::provider`]
+//! (binance, binanceUsdm, binanceCoinm or a paper twin) is stamped on every event.
+//!
+//! Arrays (`!miniTicker@arr`, `!ticker@arr`): every well-formed element is emitted; when an
+//! element is malformed the others are still emitted and the first element's error is returned
+//! after the loop, so the frame is counted as a decode error without losing its good tickers.
+
+use std::cell::Cell;
+
+use simd_json::prelude::*;
+use simd_json::tape::{Node, Tape, Value};
 
 use crate::error::DecodeError;
-use crate::exchanges::{DecodeCtx, Decoded, EventSink, Scratch};
+use crate::event::{Candle, Event, SeedQuantity, Ticker};
+use crate::exchanges::{DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
+use crate::types::{is_plain_decimal, Decimal, Interval, Symbol, TooLong};
 
+/// Combined-stream envelope (`/stream?streams=a/b`); raw `/ws/` sockets deliver `data` bare.
+///
+/// ```json
+/// {"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1700000000123,"s":"BTCUSDT","k":{..}},"_st":1700000000123456789}
+/// ```
+/// `_st` is the simulator's send stamp (ns), present only in simulated runs, last field.
+/// Doc: `binance.md` §1 "Combined-stream events are wrapped";
+/// <https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md#general-wss-information>
+#[derive(Default)]
+struct Envelope<'t, 'i> {
+    stream: Option<&'i str>,
+    data: Option<Value<'t, 'i>>,
+    /// `e` when the root object is itself a raw payload.
+    event_type: Option<Value<'t, 'i>>,
+    result: Option<Value<'t, 'i>>,
+    id: Option<Value<'t, 'i>>,
+    error: Option<Value<'t, 'i>>,
+    code: Option<Value<'t, 'i>>,
+    st: Option<Value<'t, 'i>>,
+}
+
+thread_local! {
+    /// The simd-json tape, kept per thread (corefeed is thread-per-core) so that its node vector
+    /// is reused from frame to frame instead of being allocated by every parse.
+    static TAPE: Cell<Vec<Node<'static>>> = const { Cell::new(Vec::new()) };
+}
+
+/// Decodes one Binance market-stream frame.
+///
+/// Data frames return `Decoded::data(n, sent_ns)` after emitting `n` events; acks, venue errors
+/// and market data corefeed does not publish (bookTicker, depth, trades, …) emit nothing.
 pub fn decode(
-    _ctx: &DecodeCtx,
-    _frame: &mut [u8],
-    _scratch: &mut Scratch,
-    _sink: &mut impl EventSink,
+    ctx: &DecodeCtx,
+    frame: &mut [u8],
+    scratch: &mut Scratch,
+    sink: &mut impl EventSink,
 ) -> Result<Decoded, DecodeError> {
-    Err(DecodeError::Unknown)
+    with_tape(frame, &mut scratch.buffers, |root| {
+        decode_root(ctx, root, sink)
+    })
+}
+
+/// Parses `frame` into the thread's reusable tape and hands its root to `f`.
+fn with_tape<R>(
+    frame: &mut [u8],
+    buffers: &mut simd_json::Buffers,
+    f: impl FnOnce(Value<'_, '_>) -> Result<R, DecodeError>,
+) -> Result<R, DecodeError> {
+    let mut tape: Tape<'_> = Tape(TAPE.take()).reset();
+    let out = match simd_json::fill_tape(frame, buffers, &mut tape) {
+        Ok(()) if tape.0.is_empty() => Err(DecodeError::Json("empty document".into())),
+        Ok(()) => f(tape.as_value()),
+        Err(e) => Err(DecodeError::Json(e.to_string())),
+    };
+    TAPE.set(tape.reset::<'static>().0);
+    out
+}
+
+/// Control replies on the market socket.
+///
+/// ```json
+/// {"result":null,"id":1}
+/// {"result":["btcusdt@kline_1m"],"id":3}
+/// {"error":{"code":2,"msg":"Invalid request"},"id":4}
+/// {"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}
+/// ```
+/// → `SubscribeAck { id }` (a non-numeric `id` gives 0) / `VenueError { code }`.
+/// Doc: `binance.md` §2;
+/// <https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md#live-subscribingunsubscribing-to-streams>
+fn decode_root(
+    ctx: &DecodeCtx,
+    root: Value<'_, '_>,
+    sink: &mut impl EventSink,
+) -> Result<Decoded, DecodeError> {
+    // A raw `!miniTicker@arr` / `!ticker@arr` socket delivers a bare array.
+    if root.as_array().is_some() {
+        let n = decode_array(ctx, root, sink)?;
+        return Ok(Decoded::data(n, 0));
+    }
+    let Some(obj) = root.as_object() else {
+        return Err(DecodeError::Unknown);
+    };
+    let mut env = Envelope::default();
+    for (key, value) in obj.iter() {
+        match key {
+            "stream" => env.stream = value.into_string(),
+            "data" => env.data = Some(value),
+            "e" => env.event_type = Some(value),
+            "result" => env.result = Some(value),
+            "id" => env.id = Some(value),
+            "error" => env.error = Some(value),
+            "code" => env.code = Some(value),
+            "_st" => env.st = Some(value),
+            _ => {}
+        }
+    }
+    let sent_ns = match env.st {
+        Some(v) => u64_of(v, "_st")?,
+        None => 0,
+    };
+    let with = |kind| Decoded { kind, sent_ns };
+
+    if env.event_type.is_none() {
+        if let Some(data) = env.data {
+            // Combined envelope.
+            let n = if data.as_array().is_some() {
+                decode_array(ctx, data, sink)?
+            } else if data.as_object().is_some() {
+                match decode_payload(ctx, data, env.stream, sink)? {
+                    Some(n) => n,
+                    None => return Ok(with(FrameKind::Ignored)),
+                }
+            } else {
+                return Err(bad("data", "expected an object or an array"));
+            };
+            return Ok(Decoded::data(n, sent_ns));
+        }
+        if env.stream.is_some() {
+            return Err(DecodeError::MissingField("data"));
+        }
+        if env.result.is_some() {
+            let id = env.id.map(id_of).unwrap_or(0);
+            return Ok(with(FrameKind::SubscribeAck { id }));
+        }
+        if let Some(err) = env.error {
+            let code = err.get("code").and_then(|c| c.as_i64());
+            let code = code.ok_or(DecodeError::MissingField("error.code"))?;
+            return Ok(with(FrameKind::VenueError { code }));
+        }
+        if let Some(code) = env.code {
+            let code = code.as_i64().ok_or(bad("code", "expected an integer"))?;
+            return Ok(with(FrameKind::VenueError { code }));
+        }
+    }
+    match decode_payload(ctx, root, None, sink)? {
+        Some(n) => Ok(Decoded::data(n, sent_ns)),
+        None => Ok(with(FrameKind::Ignored)),
+    }
+}
+
+/// One payload object. `Ok(None)` = market data corefeed does not publish.
+fn decode_payload(
+    ctx: &DecodeCtx,
+    payload: Value<'_, '_>,
+    stream: Option<&str>,
+    sink: &mut impl EventSink,
+) -> Result<Option<u32>, DecodeError> {
+    let Some(event_type) = payload.get("e") else {
+        // Spot bookTicker and partial depth carry no `e`.
+        let by_stream = stream.is_some_and(|s| s.contains("@bookTicker") || s.contains("@depth"));
+        let by_shape =
+            (payload.contains_key("u") && payload.contains_key("b") && payload.contains_key("a"))
+                || payload.contains_key("lastUpdateId");
+        return if by_stream || by_shape {
+            Ok(None)
+        } else {
+            Err(DecodeError::Unknown)
+        };
+    };
+    let event_type = event_type
+        .into_string()
+        .ok_or(bad("e", "expected a string"))?;
+    match event_type {
+        "kline" => {
+            sink.emit(Event::Candle(kline(ctx, payload)?));
+            Ok(Some(1))
+        }
+        "24hrMiniTicker" | "24hrTicker" => {
+            sink.emit(Event::Ticker(ticker(ctx, payload)?));
+            Ok(Some(1))
+        }
+        "bookTicker" | "depthUpdate" | "aggTrade" | "trade" | "markPriceUpdate"
+        | "continuous_kline" | "markPrice_kline" | "indexPrice_kline" | "forceOrder"
+        | "1hTicker" | "4hTicker" | "1dTicker" | "avgPrice" | "indexPriceUpdate"
+        | "contractInfo" | "assetIndexUpdate" | "compositeIndex" | "serverShutdown" => Ok(None),
+        _ => Err(DecodeError::Unknown),
+    }
+}
+
+/// An array of ticker payloads. Emits every good element; returns the first element error.
+fn decode_array(
+    ctx: &DecodeCtx,
+    arr: Value<'_, '_>,
+    sink: &mut impl EventSink,
+) -> Result<u32, DecodeError> {
+    let Some(arr) = arr.as_array() else {
+        return Err(DecodeError::Unknown);
+    };
+    let mut n = 0u32;
+    let mut first_err = None;
+    for el in arr.iter() {
+        let r = match el.get("e").and_then(|e| e.into_string()) {
+            Some("24hrMiniTicker" | "24hrTicker") => ticker(ctx, el),
+            Some(_) => Err(DecodeError::Unknown),
+            None => Err(DecodeError::MissingField("e")),
+        };
+        match r {
+            Ok(t) => {
+                sink.emit(Event::Ticker(t));
+                n += 1;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(n),
+    }
+}
+
+/// A kline payload (`<symbol>@kline_<interval>`, event `kline`), spot and futures alike.
+///
+/// ```json
+/// {"e":"kline","E":1700000000123,"s":"BTCUSDT","k":{"t":1700000000000,"T":1700000059999,
+///  "s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"37000.10","c":"37010.00","h":"37020.00",
+///  "l":"36990.50","v":"12.345","n":101,"x":false,"q":"456789.01","V":"6.1","Q":"225000.5","B":"0"}}
+/// ```
+/// Mapping: symbol `k.s` (else `s`), interval `k.i`, start `k.t`, o/h/l/c `k.o/k.h/k.l/k.c`,
+/// volume `k.v`, closed `k.x`, event time `E`. Every update is emitted (open ones too).
+/// Doc: `binance.md` §4;
+/// <https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md#klinecandlestick-streams-for-utc>
+fn kline(ctx: &DecodeCtx, p: Value<'_, '_>) -> Result<Candle, DecodeError> {
+    let k = p.get("k").ok_or(DecodeError::MissingField("k"))?;
+    if k.as_object().is_none() {
+        return Err(bad("k", "expected an object"));
+    }
+    let symbol = match k.get("s") {
+        Some(s) => symbol_of(s, "k.s")?,
+        None => symbol_of(req(p, "s", "k.s")?, "s")?,
+    };
+    let interval = str_of(req(k, "i", "k.i")?, "k.i")?;
+    Ok(Candle {
+        provider: ctx.provider,
+        symbol,
+        interval: Interval::new(interval)?,
+        start_ms: u64_of(req(k, "t", "k.t")?, "k.t")?,
+        open: decimal(req(k, "o", "k.o")?, "k.o")?,
+        high: decimal(req(k, "h", "k.h")?, "k.h")?,
+        low: decimal(req(k, "l", "k.l")?, "k.l")?,
+        close: decimal(req(k, "c", "k.c")?, "k.c")?,
+        volume: decimal(req(k, "v", "k.v")?, "k.v")?,
+        closed: req(k, "x", "k.x")?
+            .as_bool()
+            .ok_or(bad("k.x", "expected a boolean"))?,
+        event_time_ms: u64_of(req(p, "E", "E")?, "E")?,
+    })
+}
+
+/// A 24 h ticker payload: `24hrMiniTicker` (`<symbol>@miniTicker`, `!miniTicker@arr`) or
+/// `24hrTicker` (`<symbol>@ticker`, `!ticker@arr`), single or as a JSON array.
+///
+/// ```json
+/// {"e":"24hrMiniTicker","E":1700000000500,"s":"ETHUSDT","c":"2000.50","o":"1950.00","h":"2010.00","l":"1940.00","v":"1000.5","q":"2001000.25"}
+/// {"e":"24hrTicker","E":1700000000500,"s":"BNBBTC","p":"0.0015","P":"250.00","w":"0.0018","x":"0.0009","c":"0.0025","Q":"10","b":"0.0024","B":"10","a":"0.0026","A":"100","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}
+/// ```
+/// Mapping: last `c`, volume `v`, quote volume `q`, event time `E`, bid/bid size/ask/ask size
+/// `b/B/a/A` (spot `24hrTicker` only; futures and mini tickers leave them empty);
+/// `seed_quantity = QuoteVolume` (the seed publishes `q` as both book quantities).
+/// Doc: `binance.md` §5;
+/// <https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md#individual-symbol-mini-ticker-stream>
+fn ticker(ctx: &DecodeCtx, p: Value<'_, '_>) -> Result<Ticker, DecodeError> {
+    if p.as_object().is_none() {
+        return Err(bad("data[]", "expected an object"));
+    }
+    Ok(Ticker {
+        provider: ctx.provider,
+        symbol: symbol_of(req(p, "s", "s")?, "s")?,
+        event_time_ms: u64_of(req(p, "E", "E")?, "E")?,
+        last: decimal(req(p, "c", "c")?, "c")?,
+        volume: decimal(req(p, "v", "v")?, "v")?,
+        quote_volume: decimal(req(p, "q", "q")?, "q")?,
+        bid: decimal_opt(p.get("b"), "b")?,
+        bid_size: decimal_opt(p.get("B"), "B")?,
+        ask: decimal_opt(p.get("a"), "a")?,
+        ask_size: decimal_opt(p.get("A"), "A")?,
+        seed_quantity: SeedQuantity::QuoteVolume,
+    })
+}
+
+// ---- field helpers (no allocation on success) ----
+
+#[inline]
+fn bad(field: &'static str, why: &'static str) -> DecodeError {
+    DecodeError::BadField { field, why }
+}
+
+#[inline]
+fn req<'t, 'i>(
+    obj: Value<'t, 'i>,
+    key: &str,
+    field: &'static str,
+) -> Result<Value<'t, 'i>, DecodeError> {
+    obj.get(key).ok_or(DecodeError::MissingField(field))
+}
+
+#[inline]
+fn str_of<'i>(v: Value<'_, 'i>, field: &'static str) -> Result<&'i str, DecodeError> {
+    v.into_string().ok_or(bad(field, "expected a string"))
+}
+
+fn symbol_of(v: Value<'_, '_>, field: &'static str) -> Result<Symbol, DecodeError> {
+    let s = str_of(v, field)?;
+    if s.is_empty() {
+        return Err(bad(field, "empty symbol"));
+    }
+    Ok(Symbol::new(s)?)
+}
+
+/// Exact decimal text: validated by [`Decimal::parse`]; overlong plain digits → `TooLong`.
+fn decimal(v: Value<'_, '_>, field: &'static str) -> Result<Decimal, DecodeError> {
+    let s = v
+        .into_string()
+        .ok_or(bad(field, "expected a decimal string"))?;
+    decimal_text(s, field)
+}
+
+fn decimal_text(s: &str, field: &'static str) -> Result<Decimal, DecodeError> {
+    Decimal::parse(s).map_err(|_| {
+        if s.len() > Decimal::CAPACITY && is_plain_decimal(s) {
+            DecodeError::TooLong(TooLong {
+                what: field,
+                len: s.len(),
+                cap: Decimal::CAPACITY,
+            })
+        } else {
+            DecodeError::BadDecimal(field)
+        }
+    })
+}
+
+/// An optional decimal: absent, `null` or `""` → [`Decimal::EMPTY`].
+fn decimal_opt(v: Option<Value<'_, '_>>, field: &'static str) -> Result<Decimal, DecodeError> {
+    match v {
+        None => Ok(Decimal::EMPTY),
+        Some(v) if v.is_null() => Ok(Decimal::EMPTY),
+        Some(v) => match v.into_string() {
+            Some("") => Ok(Decimal::EMPTY),
+            Some(s) => decimal_text(s, field),
+            None => Err(bad(field, "expected a decimal string")),
+        },
+    }
+}
+
+/// A non-negative integer sent as a JSON number or as a string of digits.
+fn u64_of(v: Value<'_, '_>, field: &'static str) -> Result<u64, DecodeError> {
+    if let Some(n) = v.as_u64() {
+        return Ok(n);
+    }
+    match v.into_string() {
+        Some(s) => parse_digits(s).ok_or(bad(field, "expected an unsigned integer")),
+        None => Err(bad(field, "expected an unsigned integer")),
+    }
+}
+
+/// `[0-9]{1,20}` that fits a u64, without allocation.
+fn parse_digits(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in s.as_bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(n)
+}
+
+/// A request id echoed by the venue: a number or a numeric string, anything else → 0.
+fn id_of(v: Value<'_, '_>) -> u64 {
+    v.as_u64()
+        .or_else(|| v.into_string().and_then(parse_digits))
+        .unwrap_or(0)
 }
