@@ -1,1 +1,4 @@
 //! corefeed library.
+
+pub mod decode_cmd;
+pub mod publisher;

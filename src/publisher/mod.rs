@@ -1,0 +1,369 @@
+//! The publisher core: one thread that drains the shards' rings, encodes every event for Redis
+//! (the seed's compatible contract) and RabbitMQ (the events exchange), and writes them.
+//!
+//! Per turn: take up to `publisher.batch_size` envelopes from each ring, encode them into
+//! recycled buffers, write one Redis pipeline, publish the AMQP messages (confirms collected
+//! asynchronously, at most `amqp.max_in_flight` unconfirmed), then — when every ring is empty —
+//! sleep on the shards' [`Notify`] (with `publisher.idle_wait_ms` as a safety net). A sink that
+//! is down does not stop the other: its messages wait in its bounded buffer (see
+//! [`amqp`] and [`redis`] for the overflow policies) while it reconnects with backoff.
+//!
+//! Boot: `{"restart":"userStream"}` and (roles candle/all, as the seed)
+//! `{"restart":"priceConnector","bootId":…}` on `serviceLog` as soon as Redis answers, then
+//! `{"priceConnectorAlive":{"bootId","role"}}` every `publisher.alive_interval_ms`.
+//!
+//! Shutdown (the `shutdown` flag): drain every ring, flush Redis, publish and collect every
+//! confirm, then return a [`PublisherReport`]. A sink still unreachable after
+//! `publisher.shutdown_flush_ms` has its leftovers counted as dropped.
+
+pub mod amqp;
+pub mod config;
+pub mod encode;
+pub mod metrics;
+pub mod redis;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use corefeed_shards::event::{now_ms, Envelope, EventKind};
+use tokio::sync::Notify;
+
+pub use config::{
+    AmqpConfig, ConfigError, PriceRole, PublisherConfig, PublisherSection, QueueConfig,
+    QueuesConfig, RedisConfig, Secret, SinkRoutes, SinksConfig,
+};
+pub use metrics::PublisherMetrics;
+
+use amqp::AmqpSink;
+use encode::{amqp_event, push_json_escaped, redis_event};
+use metrics::{new_histograms, LatencySeries};
+use redis::RedisSink;
+
+/// What the publisher thread consumes.
+pub struct PublisherInputs {
+    /// One SPSC ring per shard.
+    pub rings: Vec<rtrb::Consumer<Envelope>>,
+    /// Shards call `notify_one()` after pushing.
+    pub wake: Arc<Notify>,
+    /// Control-plane requests.
+    pub commands: crossbeam_channel::Receiver<PublisherCommand>,
+    /// Set to stop: the publisher drains the rings, flushes, collects confirms and returns.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// A control-plane request to the publisher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublisherCommand {
+    /// `PUBLISH channel payload` on Redis (e.g. a serviceLog event). Never dropped by the
+    /// outage buffer; written in order with the events.
+    Publish { channel: String, payload: String },
+}
+
+/// What the publisher did, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublisherReport {
+    /// The `bootId` announced on serviceLog.
+    pub boot_id: String,
+    /// Envelopes taken from the rings.
+    pub events_in: u64,
+    /// Envelopes by kind (`EventKind::as_str`, count), kinds with zero omitted.
+    pub events_by_kind: Vec<(&'static str, u64)>,
+    /// Redis PUBLISH commands answered by Redis (events, boot and control messages).
+    pub redis_messages: u64,
+    /// Open candles not published on Redis (closed-only providers).
+    pub redis_skipped_open_candles: u64,
+    pub amqp_published: u64,
+    pub amqp_confirmed: u64,
+    pub amqp_nacked: u64,
+    pub amqp_republished: u64,
+    /// Messages dropped: outage-buffer overflow, retries exhausted, unflushable at shutdown.
+    pub dropped: u64,
+    /// Connection, I/O and command errors of both sinks.
+    pub errors: u64,
+    /// recv → Redis latency p50 / p99 / max, µs (0 when nothing was measured).
+    pub recv_to_redis_us: [u64; 3],
+    /// recv → AMQP latency p50 / p99 / max, µs.
+    pub recv_to_amqp_us: [u64; 3],
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the publisher on its own thread (pinned to `cpu` when given). The thread validates
+/// `cfg`, runs until `inputs.shutdown` is set and everything is drained, and returns the report.
+pub fn spawn(
+    cfg: PublisherConfig,
+    inputs: PublisherInputs,
+    metrics: Arc<PublisherMetrics>,
+    cpu: Option<usize>,
+) -> std::thread::JoinHandle<anyhow::Result<PublisherReport>> {
+    std::thread::Builder::new()
+        .name("corefeed-publisher".into())
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                pin_to(cpu);
+            }
+            cfg.validate().context("invalid publisher configuration")?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build the publisher's tokio runtime")?;
+            rt.block_on(run(cfg, inputs, metrics))
+        })
+        .expect("the OS refused to start the publisher thread")
+}
+
+fn pin_to(cpu: usize) {
+    let ids = core_affinity::get_core_ids().unwrap_or_default();
+    match ids.into_iter().find(|c| c.id == cpu) {
+        Some(id) if core_affinity::set_for_current(id) => {
+            tracing::info!(cpu, "Publisher thread pinned to its CPU");
+        }
+        _ => tracing::warn!(
+            cpu,
+            "Could not pin the publisher thread to this CPU (not present or not allowed); running unpinned"
+        ),
+    }
+}
+
+fn control(redis: &mut RedisSink, m: &PublisherMetrics, channel: &str, payload: &str) {
+    let mut s = redis.slot();
+    s.msg.channel.extend_from_slice(channel.as_bytes());
+    s.msg.payload.extend_from_slice(payload.as_bytes());
+    s.control = true;
+    s.recv_ns = 0;
+    s.sent_ns = 0;
+    redis.push(s, m);
+}
+
+/// The `bootId` of the seed: `<role>-<pid>-<ms>-<generation>`.
+fn boot_id(role: PriceRole) -> String {
+    let gen = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    format!(
+        "{}-{}-{}-{}",
+        role.as_str(),
+        std::process::id(),
+        now_ms(),
+        gen
+    )
+}
+
+async fn run(
+    cfg: PublisherConfig,
+    mut inputs: PublisherInputs,
+    m: Arc<PublisherMetrics>,
+) -> anyhow::Result<PublisherReport> {
+    let routes = cfg.sinks.routes()?;
+    let endpoint = cfg.redis.endpoint()?;
+    let p = cfg.publisher.clone();
+    let mut redis = RedisSink::new(cfg.redis.clone(), endpoint);
+    let mut amqp = cfg.amqp.enabled.then(|| AmqpSink::new(cfg.amqp.clone()));
+
+    let boot_id = boot_id(p.role);
+    let mut esc = Vec::new();
+    push_json_escaped(&mut esc, &boot_id);
+    let boot_json = String::from_utf8(esc).expect("utf-8");
+    control(&mut redis, &m, "serviceLog", r#"{"restart":"userStream"}"#);
+    if p.role.announces_restart() {
+        control(
+            &mut redis,
+            &m,
+            "serviceLog",
+            &format!(r#"{{"restart":"priceConnector","bootId":"{boot_json}"}}"#),
+        );
+    }
+    let alive = format!(
+        r#"{{"priceConnectorAlive":{{"bootId":"{boot_json}","role":"{}"}}}}"#,
+        p.role.as_str()
+    );
+    tracing::info!(
+        boot_id = %boot_id,
+        role = p.role.as_str(),
+        rings = inputs.rings.len(),
+        amqp = cfg.amqp.enabled,
+        exchange = %cfg.amqp.exchange,
+        "Publisher started; announcing the boot on serviceLog once Redis answers"
+    );
+    // Connect both sinks up front so that the boot announce goes out at once.
+    redis.try_connect(&m).await;
+    if let Some(a) = amqp.as_mut() {
+        a.try_connect(&m).await;
+    }
+
+    let alive_every = Duration::from_millis(p.alive_interval_ms);
+    let idle_wait = Duration::from_millis(p.idle_wait_ms);
+    let mut next_alive = Instant::now() + alive_every;
+    let mut hists = new_histograms();
+    let mut next_export = Instant::now() + Duration::from_secs(1);
+    let mut stop_deadline: Option<Instant> = None;
+
+    loop {
+        let now = Instant::now();
+        if stop_deadline.is_none() && inputs.shutdown.load(Ordering::Acquire) {
+            stop_deadline = Some(now + Duration::from_millis(p.shutdown_flush_ms));
+            tracing::info!(
+                redis_buffered = redis.pending(),
+                amqp_outstanding = amqp.as_ref().map_or(0, |a| a.outstanding()),
+                "Publisher stopping: draining the rings and flushing both sinks"
+            );
+        }
+        while let Ok(cmd) = inputs.commands.try_recv() {
+            match cmd {
+                PublisherCommand::Publish { channel, payload } => {
+                    m.commands.fetch_add(1, Ordering::Relaxed);
+                    control(&mut redis, &m, &channel, &payload);
+                }
+            }
+        }
+        if now >= next_alive {
+            control(&mut redis, &m, "serviceLog", &alive);
+            next_alive = now + alive_every;
+        }
+
+        // Drain the rings.
+        for ring in inputs.rings.iter_mut() {
+            let n = ring.slots().min(p.batch_size);
+            if n == 0 {
+                continue;
+            }
+            let batch_ms = now_ms();
+            for _ in 0..n {
+                let Ok(env) = ring.pop() else { break };
+                let kind = env.event.kind();
+                m.event_in(kind);
+                if routes.redis(kind) {
+                    let mut s = redis.slot();
+                    if redis_event(&env.event, batch_ms, &mut s.msg) {
+                        s.recv_ns = env.recv_ns;
+                        s.sent_ns = env.sent_ns;
+                        redis.push(s, &m);
+                    } else {
+                        m.redis_skipped_open_candles.fetch_add(1, Ordering::Relaxed);
+                        redis.recycle(s);
+                    }
+                }
+                if let Some(a) = amqp.as_mut().filter(|_| routes.amqp(kind)) {
+                    let mut s = a.slot();
+                    amqp_event(&env.event, env.recv_ns, &mut s.msg);
+                    s.recv_ns = env.recv_ns;
+                    s.sent_ns = env.sent_ns;
+                    a.push(s, &m);
+                }
+            }
+        }
+
+        // Write.
+        redis.flush(&m, &mut hists).await;
+        if let Some(a) = amqp.as_mut() {
+            a.reap(&m);
+            a.publish(&m, &mut hists).await;
+            a.reap(&m);
+        }
+        if now >= next_export {
+            m.export_latency(&hists);
+            next_export = now + Duration::from_secs(1);
+        }
+
+        let rings_empty = inputs.rings.iter().all(|r| r.is_empty());
+        let amqp_idle = amqp.as_ref().is_none_or(|a| a.outstanding() == 0);
+        if let Some(deadline) = stop_deadline {
+            if rings_empty && redis.pending() == 0 && amqp_idle {
+                break;
+            }
+            if rings_empty && Instant::now() >= deadline {
+                redis.abandon(&m);
+                if let Some(a) = amqp.as_mut() {
+                    a.reap(&m);
+                    a.abandon(&m);
+                }
+                break;
+            }
+        }
+
+        let amqp_can_send = amqp
+            .as_ref()
+            .is_some_and(|a| a.is_connected() && a.pending() > 0 && can_take(a, &cfg));
+        let busy = !rings_empty || (redis.is_connected() && redis.pending() > 0) || amqp_can_send;
+        if busy {
+            // Let the lapin I/O task and timers run between batches.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let mut wait = idle_wait;
+        for due in [
+            redis.next_attempt().filter(|_| redis.pending() > 0),
+            amqp.as_ref()
+                .and_then(|a| a.next_attempt().filter(|_| a.pending() > 0)),
+            Some(next_alive),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            wait = wait.min(due.saturating_duration_since(Instant::now()));
+        }
+        let wake = inputs.wake.clone();
+        match amqp.as_mut() {
+            Some(a) => {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = a.wait_front() => {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+
+    if let Some(a) = amqp.as_mut() {
+        a.close().await;
+    }
+    m.export_latency(&hists);
+    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let q = |s: LatencySeries| {
+        let h = &hists[s as usize];
+        if h.is_empty() {
+            [0; 3]
+        } else {
+            [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
+        }
+    };
+    let report = PublisherReport {
+        boot_id,
+        events_in: m.events_in_total(),
+        events_by_kind: EventKind::ALL
+            .iter()
+            .zip(&m.events_in)
+            .map(|(k, a)| (k.as_str(), l(a)))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        redis_messages: l(&m.redis_messages),
+        redis_skipped_open_candles: l(&m.redis_skipped_open_candles),
+        amqp_published: l(&m.amqp_published),
+        amqp_confirmed: l(&m.amqp_confirmed),
+        amqp_nacked: l(&m.amqp_nacked),
+        amqp_republished: l(&m.amqp_republished),
+        dropped: l(&m.redis_dropped) + l(&m.amqp_dropped_overflow) + l(&m.amqp_dropped_retries),
+        errors: l(&m.redis_errors) + l(&m.amqp_errors),
+        recv_to_redis_us: q(LatencySeries::RecvToRedis),
+        recv_to_amqp_us: q(LatencySeries::RecvToAmqp),
+    };
+    tracing::info!(
+        events = report.events_in,
+        redis_messages = report.redis_messages,
+        amqp_confirmed = report.amqp_confirmed,
+        dropped = report.dropped,
+        errors = report.errors,
+        "Publisher stopped after draining the rings"
+    );
+    Ok(report)
+}
+
+fn can_take(a: &AmqpSink, cfg: &PublisherConfig) -> bool {
+    a.outstanding() - a.pending() < cfg.amqp.max_in_flight
+}
