@@ -760,16 +760,17 @@ impl Conn {
         let v: Value = match serde_json::from_str(text.as_str()) {
             Ok(v) => v,
             Err(e) => {
-                let r = serde_json::json!({"error":{"code":3,"msg":format!("Invalid JSON: {e}")},"id":null});
-                self.reply(&r.to_string());
+                self.reply(&binance_error(
+                    3,
+                    &format!("Invalid JSON: {e}"),
+                    &Value::Null,
+                ));
                 return None;
             }
         };
         let id = v.get("id").cloned().unwrap_or(Value::Null);
-        let err = |msg: &str| -> String {
-            serde_json::json!({"error":{"code":2,"msg":format!("Invalid request: {msg}")},"id":id})
-                .to_string()
-        };
+        let err =
+            |msg: &str| -> String { binance_error(2, &format!("Invalid request: {msg}"), &id) };
         let id_ok = match &id {
             Value::Null => v.get("id").is_some(),
             Value::Number(n) => n.is_i64() || n.is_u64(),
@@ -788,7 +789,7 @@ impl Conn {
             self.reply(&e);
             return None;
         }
-        let ok = |result: Value| serde_json::json!({"result":result,"id":id}).to_string();
+        let ok = |result: Value| format!("{{\"result\":{result},\"id\":{id}}}");
         let params: Vec<Value> = match v.get("params") {
             Some(Value::Array(a)) => a.clone(),
             None | Some(Value::Null) => Vec::new(),
@@ -862,22 +863,21 @@ impl Conn {
                     self.reply(&ok(Value::Null));
                 }
                 (Some("combined"), _) => {
-                    let r = serde_json::json!({"error":{"code":1,"msg":"Invalid value type: expected Boolean"},"id":id});
-                    self.reply(&r.to_string());
+                    self.reply(&binance_error(
+                        1,
+                        "Invalid value type: expected Boolean",
+                        &id,
+                    ));
                 }
                 (Some(_), _) => {
-                    let r =
-                        serde_json::json!({"error":{"code":0,"msg":"Unknown property"},"id":id});
-                    self.reply(&r.to_string());
+                    self.reply(&binance_error(0, "Unknown property", &id));
                 }
                 (None, _) => self.reply(&err("property name must be a string")),
             },
             "GET_PROPERTY" => match params.first().and_then(Value::as_str) {
                 Some("combined") => self.reply(&ok(Value::Bool(combined))),
                 Some(_) => {
-                    let r =
-                        serde_json::json!({"error":{"code":0,"msg":"Unknown property"},"id":id});
-                    self.reply(&r.to_string());
+                    self.reply(&binance_error(0, "Unknown property", &id));
                 }
                 None => self.reply(&err("property name must be a string")),
             },
@@ -892,8 +892,13 @@ impl Conn {
     }
 
     fn okx_error(&mut self, code: &str, msg: &str) {
-        let r = serde_json::json!({"event":"error","code":code,"msg":msg,"connId":self.conn_id});
-        self.reply(&r.to_string());
+        // Field order as OKX sends it: event, code, msg, connId.
+        let r = format!(
+            "{{\"event\":\"error\",\"code\":\"{code}\",\"msg\":{},\"connId\":\"{}\"}}",
+            Value::String(msg.to_string()),
+            self.conn_id
+        );
+        self.reply(&r);
     }
 
     fn on_okx(&mut self, msg: Message) -> Option<Exit> {
@@ -1020,6 +1025,14 @@ impl Conn {
         }
         None
     }
+}
+
+/// Binance's WebSocket error reply, fields in the server's order.
+fn binance_error(code: i64, msg: &str, id: &Value) -> String {
+    format!(
+        "{{\"error\":{{\"code\":{code},\"msg\":{}}},\"id\":{id}}}",
+        Value::String(msg.to_string())
+    )
 }
 
 fn okx_arg_json(m: &serde_json::Map<String, Value>) -> String {
