@@ -5,4 +5,9 @@
 pub mod error;
 pub mod event;
 pub mod exchanges;
+pub mod ring;
+pub mod session;
+pub mod shard;
+pub mod stats;
 pub mod types;
+pub mod ws;

@@ -1,0 +1,450 @@
+//! One price socket's life: governed dial, subscribe (paced), read → decode → ring, keepalive,
+//! silence detection, re-dial with backoff. The same loop serves every exchange; venue specifics
+//! come from [`Venue`]. Imports crate::{event, exchanges, ring, session, stats, ws}.
+
+use super::backoff::Backoff;
+use super::governor::Governor;
+use super::pacer::Pacer;
+use super::{SocketKey, SocketSpec, Topic, Venue};
+use crate::event::{now_ms, now_ns, Envelope, Event};
+use crate::exchanges::{self, DecodeCtx, FrameKind, Scratch};
+use crate::ring::RingTx;
+use crate::stats::{bump, Local, SocketState, SocketStatus};
+use crate::ws::{self, WsUrl};
+use async_tungstenite::tungstenite::Message;
+use futures_util::future::{select, Either};
+use futures_util::{SinkExt, StreamExt};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// Commands a shard sends to one of its sockets.
+#[derive(Debug)]
+pub enum SocketCmd {
+    AddTopics(Vec<Topic>),
+    RemoveTopics(Vec<Topic>),
+    /// Once a second: keepalive, silence and lifetime checks, paced sends.
+    Tick,
+    Close,
+}
+
+/// Tunables shared by every socket of a shard.
+#[derive(Clone, Debug)]
+pub struct SocketTuning {
+    pub connect_timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// A connection open this long counts as healthy and resets the backoff.
+    pub healthy_after: Duration,
+}
+
+impl Default for SocketTuning {
+    fn default() -> Self {
+        SocketTuning {
+            connect_timeout: Duration::from_secs(15),
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the sockets of one shard share (all single-threaded, on the shard's executor).
+pub struct ShardCtx {
+    pub shard: u16,
+    pub ring: RefCell<RingTx>,
+    pub governor: Arc<Governor>,
+    pub local: Local,
+    pub status: RefCell<HashMap<SocketKey, SocketStatus>>,
+    pub tuning: SocketTuning,
+}
+
+enum Exit {
+    Closed,
+    Redial(&'static str),
+}
+
+/// Runs a socket until it is told to close.
+pub async fn run(
+    spec: SocketSpec,
+    ctx: Rc<ShardCtx>,
+    mut cmds: futures_channel::mpsc::UnboundedReceiver<SocketCmd>,
+) {
+    let key = spec.key;
+    let venue = Venue::new(key.provider);
+    let keepalive = venue.keepalive();
+    let limits = venue.limits(key.kind);
+    let dctx = DecodeCtx {
+        provider: key.provider,
+    };
+    let counts = &ctx.local.per_provider[key.provider as usize];
+    let mut topics: Vec<Topic> = Vec::with_capacity(spec.topics.len());
+    for t in spec.topics {
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
+    }
+    let mut backoff = Backoff::new(
+        ctx.tuning.backoff_base,
+        ctx.tuning.backoff_cap,
+        key.stable_hash(),
+    );
+    let mut scratch = Scratch::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut events: Vec<Event> = Vec::with_capacity(1024);
+    let mut next_id: u64 = 0;
+    let mut reconnects: u64 = 0;
+    set_status(&ctx, key, |s| {
+        s.state = SocketState::Connecting;
+        s.topics = topics.len();
+    });
+
+    'dial: loop {
+        // Pace dials across all shards by the exchange's connection-rate limit.
+        let wait = ctx.governor.reserve(venue.exchange());
+        if !wait.is_zero() && !sleep_or_cmd(wait, &mut cmds, &mut topics, &ctx, key).await {
+            break 'dial;
+        }
+        let url_text = venue.url(
+            &spec.base_url,
+            key.kind,
+            if venue.topics_in_url() { &topics } else { &[] },
+        );
+        let url = match WsUrl::parse(&url_text) {
+            Ok(u) => u,
+            Err(error) => {
+                warn!(socket = %key, %error, "Socket URL is invalid; the socket stays down until the config is fixed.");
+                set_status(&ctx, key, |s| {
+                    s.state = SocketState::Closed;
+                    s.last_error = Some(error.to_string());
+                });
+                // Wait for a close command instead of spinning.
+                while let Some(cmd) = cmds.next().await {
+                    if matches!(cmd, SocketCmd::Close) {
+                        break;
+                    }
+                }
+                break 'dial;
+            }
+        };
+        set_status(&ctx, key, |s| s.state = SocketState::Connecting);
+        let mut wsock = match ws::connect(&url, ctx.tuning.connect_timeout).await {
+            Ok((w, _)) => w,
+            Err(error) => {
+                let delay = match error.retry_after_s() {
+                    // The venue said when to come back (429/418 Retry-After): honour it.
+                    Some(s) => Duration::from_secs(s).max(backoff.next_delay()),
+                    None => backoff.next_delay(),
+                };
+                warn!(socket = %key, shard = ctx.shard, %error, retry_in_ms = delay.as_millis() as u64, "Socket connect failed; retrying after backoff.");
+                set_status(&ctx, key, |s| {
+                    s.state = SocketState::Backoff;
+                    s.last_error = Some(error.to_string());
+                });
+                bump(&counts.connect_failures, 1);
+                if !sleep_or_cmd(delay, &mut cmds, &mut topics, &ctx, key).await {
+                    break 'dial;
+                }
+                continue 'dial;
+            }
+        };
+        let opened = Instant::now();
+        info!(socket = %key, shard = ctx.shard, path = url.path_for_log(), topics = topics.len(), "Socket open.");
+        set_status(&ctx, key, |s| {
+            s.state = SocketState::Open;
+            s.opened_ms = now_ms();
+            s.topics = topics.len();
+            s.last_error = None;
+        });
+        counts.open_delta.set(counts.open_delta.get() + 1);
+
+        let mut outbox: VecDeque<String> = VecDeque::new();
+        if !venue.topics_in_url() {
+            let mut reqs = Vec::new();
+            venue.subscribe(&topics, &mut next_id, &mut reqs);
+            outbox.extend(reqs);
+        }
+        let mut pacer = Pacer::new(limits.requests_burst, limits.requests_per_sec);
+        let mut last_rx = Instant::now();
+        let mut ping_sent = false;
+        let mut healthy = false;
+
+        let exit = 'conn: loop {
+            // Send what the pacer allows before waiting again.
+            while !outbox.is_empty() && pacer.try_take(Instant::now()) {
+                let req = outbox.pop_front().unwrap_or_default();
+                if let Err(error) = wsock.send(Message::text(req)).await {
+                    warn!(socket = %key, %error, "Subscribe send failed; re-dialling.");
+                    break 'conn Exit::Redial("send failed");
+                }
+            }
+            let step = select(cmds.next(), wsock.next()).await;
+            match step {
+                Either::Left((cmd, _)) => match cmd {
+                    None | Some(SocketCmd::Close) => {
+                        let _ = wsock.close(None).await;
+                        break 'conn Exit::Closed;
+                    }
+                    Some(SocketCmd::AddTopics(new)) => {
+                        let new: Vec<Topic> =
+                            new.into_iter().filter(|t| !topics.contains(t)).collect();
+                        if !new.is_empty() {
+                            topics.extend_from_slice(&new);
+                            let mut reqs = Vec::new();
+                            venue.subscribe(&new, &mut next_id, &mut reqs);
+                            outbox.extend(reqs);
+                            set_status(&ctx, key, |s| s.topics = topics.len());
+                        }
+                    }
+                    Some(SocketCmd::RemoveTopics(gone)) => {
+                        let gone: Vec<Topic> =
+                            gone.into_iter().filter(|t| topics.contains(t)).collect();
+                        if !gone.is_empty() {
+                            topics.retain(|t| !gone.contains(t));
+                            let mut reqs = Vec::new();
+                            venue.unsubscribe(&gone, &mut next_id, &mut reqs);
+                            outbox.extend(reqs);
+                            set_status(&ctx, key, |s| s.topics = topics.len());
+                        }
+                    }
+                    Some(SocketCmd::Tick) => {
+                        let now = Instant::now();
+                        let idle = now.saturating_duration_since(last_rx);
+                        if idle >= keepalive.dead_after {
+                            warn!(socket = %key, shard = ctx.shard, idle_s = idle.as_secs(), "Socket silent past its keepalive limit; re-dialling.");
+                            break 'conn Exit::Redial("silent");
+                        }
+                        if let Some(after) = keepalive.client_ping_after {
+                            if idle >= after && !ping_sent {
+                                ping_sent = true;
+                                if let Err(error) =
+                                    wsock.send(Message::text(keepalive.ping_text)).await
+                                {
+                                    warn!(socket = %key, %error, "Keepalive ping failed; re-dialling.");
+                                    break 'conn Exit::Redial("ping failed");
+                                }
+                            }
+                        }
+                        if now.saturating_duration_since(opened) >= keepalive.max_lifetime {
+                            info!(socket = %key, "Socket reached its planned lifetime; re-dialling.");
+                            break 'conn Exit::Redial("lifetime");
+                        }
+                        if !healthy
+                            && now.saturating_duration_since(opened) >= ctx.tuning.healthy_after
+                        {
+                            healthy = true;
+                            backoff.reset();
+                        }
+                    }
+                },
+                Either::Right((msg, _)) => {
+                    let recv_ns = now_ns();
+                    match msg {
+                        Some(Ok(Message::Text(text))) => {
+                            last_rx = Instant::now();
+                            ping_sent = false;
+                            bump(&counts.frames, 1);
+                            bump(&counts.bytes, text.len() as u64);
+                            buf.clear();
+                            buf.extend_from_slice(text.as_bytes());
+                            events.clear();
+                            match exchanges::decode(&dctx, &mut buf, &mut scratch, &mut events) {
+                                Ok(d) => match d.kind {
+                                    FrameKind::Data { .. } => {
+                                        let n = events.len() as u64;
+                                        bump(&counts.events, n);
+                                        if n > 0 {
+                                            push_events(&ctx, &events, recv_ns, d.sent_ns).await;
+                                            touch_data(&ctx, key);
+                                        }
+                                    }
+                                    FrameKind::SubscribeAck { .. } => bump(&counts.acks, 1),
+                                    FrameKind::Pong => bump(&counts.pongs, 1),
+                                    FrameKind::VenueError { code } => {
+                                        bump(&counts.venue_errors, 1);
+                                        warn!(socket = %key, code, "Venue answered a request with an error; check the subscription.");
+                                    }
+                                    FrameKind::Ignored => bump(&counts.ignored, 1),
+                                },
+                                Err(error) => {
+                                    bump(&counts.decode_errors, 1);
+                                    // Rate-limited: at most one line per socket per 10 s.
+                                    rate_limited_warn(&ctx, key, &error);
+                                }
+                            }
+                        }
+                        Some(Ok(Message::Binary(b))) => {
+                            last_rx = Instant::now();
+                            bump(&counts.frames, 1);
+                            bump(&counts.bytes, b.len() as u64);
+                            bump(&counts.decode_errors, 1);
+                            debug!(socket = %key, "Binary frame on a text protocol; counted and skipped.");
+                        }
+                        Some(Ok(Message::Ping(_)))
+                        | Some(Ok(Message::Pong(_)))
+                        | Some(Ok(Message::Frame(_))) => {
+                            // The WebSocket layer queues the pong; flushing sends it now.
+                            last_rx = Instant::now();
+                            let _ = wsock.flush().await;
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            let why = frame
+                                .as_ref()
+                                .map(|f| f.reason.to_string())
+                                .unwrap_or_default();
+                            warn!(socket = %key, shard = ctx.shard, reason = %why, "Venue closed the socket; reconnecting.");
+                            break 'conn Exit::Redial("closed by venue");
+                        }
+                        Some(Err(error)) => {
+                            warn!(socket = %key, shard = ctx.shard, %error, "Socket error; reconnecting.");
+                            break 'conn Exit::Redial("socket error");
+                        }
+                        None => {
+                            warn!(socket = %key, shard = ctx.shard, "Socket ended; reconnecting.");
+                            break 'conn Exit::Redial("socket ended");
+                        }
+                    }
+                }
+            }
+        };
+        counts.open_delta.set(counts.open_delta.get() - 1);
+        // Drop (and so close) the connection before anything else: never keep a half-dead one.
+        drop(wsock);
+        match exit {
+            Exit::Closed => break 'dial,
+            Exit::Redial(why) => {
+                reconnects += 1;
+                bump(&counts.reconnects, 1);
+                let delay = if why == "lifetime" {
+                    Duration::ZERO
+                } else {
+                    backoff.next_delay()
+                };
+                set_status(&ctx, key, |s| {
+                    s.state = SocketState::Backoff;
+                    s.reconnects = reconnects;
+                    s.last_error = Some(why.to_owned());
+                });
+                if !delay.is_zero() && !sleep_or_cmd(delay, &mut cmds, &mut topics, &ctx, key).await
+                {
+                    break 'dial;
+                }
+            }
+        }
+    }
+    set_status(&ctx, key, |s| s.state = SocketState::Closed);
+    ctx.status.borrow_mut().remove(&key);
+    info!(socket = %key, shard = ctx.shard, "Socket closed.");
+}
+
+/// Pushes decoded events into the ring; waits (back-pressure) while it is full.
+async fn push_events(ctx: &ShardCtx, events: &[Event], recv_ns: u64, sent_ns: u64) {
+    for ev in events {
+        let mut env = Envelope {
+            event: *ev,
+            recv_ns,
+            sent_ns,
+            shard: ctx.shard,
+        };
+        loop {
+            let r = ctx.ring.borrow_mut().try_push(env);
+            match r {
+                Ok(()) => break,
+                Err(back) => {
+                    env = back;
+                    ctx.ring.borrow().wake();
+                    bump(
+                        &ctx.local.per_provider[ev.provider() as usize].ring_full_waits,
+                        1,
+                    );
+                    glommio::timer::sleep(Duration::from_micros(200)).await;
+                }
+            }
+        }
+    }
+    ctx.ring.borrow().wake();
+}
+
+/// Sleeps `d` while still obeying commands; returns false when the socket was told to close.
+async fn sleep_or_cmd(
+    d: Duration,
+    cmds: &mut futures_channel::mpsc::UnboundedReceiver<SocketCmd>,
+    topics: &mut Vec<Topic>,
+    ctx: &ShardCtx,
+    key: SocketKey,
+) -> bool {
+    let deadline = Instant::now() + d;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let sleep = glommio::timer::sleep(left);
+        futures_util::pin_mut!(sleep);
+        match select(cmds.next(), sleep).await {
+            Either::Right(_) => return true,
+            Either::Left((None | Some(SocketCmd::Close), _)) => return false,
+            Either::Left((Some(SocketCmd::AddTopics(new)), _)) => {
+                for t in new {
+                    if !topics.contains(&t) {
+                        topics.push(t);
+                    }
+                }
+                set_status(ctx, key, |s| s.topics = topics.len());
+            }
+            Either::Left((Some(SocketCmd::RemoveTopics(gone)), _)) => {
+                topics.retain(|t| !gone.contains(t));
+                set_status(ctx, key, |s| s.topics = topics.len());
+            }
+            Either::Left((Some(SocketCmd::Tick), _)) => {}
+        }
+    }
+}
+
+fn set_status(ctx: &ShardCtx, key: SocketKey, f: impl FnOnce(&mut SocketStatus)) {
+    let mut map = ctx.status.borrow_mut();
+    let s = map.entry(key).or_insert_with(|| SocketStatus {
+        key,
+        shard: ctx.shard,
+        state: SocketState::Connecting,
+        topics: 0,
+        last_frame_ms: 0,
+        last_data_ms: 0,
+        opened_ms: 0,
+        reconnects: 0,
+        last_error: None,
+    });
+    f(s);
+}
+
+fn touch_data(ctx: &ShardCtx, key: SocketKey) {
+    if let Some(s) = ctx.status.borrow_mut().get_mut(&key) {
+        let now = now_ms();
+        s.last_data_ms = now;
+        s.last_frame_ms = now;
+    }
+}
+
+fn rate_limited_warn(ctx: &ShardCtx, key: SocketKey, error: &crate::error::DecodeError) {
+    let now = Instant::now();
+    let due = LAST_WARN.with(|m| {
+        let mut m = m.borrow_mut();
+        match m.get(&key) {
+            Some(t) if now.saturating_duration_since(*t) < Duration::from_secs(10) => false,
+            _ => {
+                m.insert(key, now);
+                true
+            }
+        }
+    });
+    if due {
+        warn!(socket = %key, shard = ctx.shard, reason = error.reason(), %error, "Frame could not be decoded; counted and skipped (this line repeats at most every 10 s per socket).");
+    }
+}
+
+thread_local! {
+    static LAST_WARN: RefCell<HashMap<SocketKey, Instant>> = RefCell::new(HashMap::new());
+}
