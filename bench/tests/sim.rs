@@ -268,7 +268,7 @@ async fn binance_more_than_1024_streams_refused() {
         h.ws_base(),
         names.join("/")
     );
-    let err = connect_async(url).await.err().expect("handshake must fail");
+    let err = connect_async(url).await.expect_err("handshake must fail");
     assert!(err.to_string().contains("400"), "{err}");
     // Exactly 1024 is fine.
     let url = format!(

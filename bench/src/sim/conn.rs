@@ -245,6 +245,7 @@ impl Conn {
                     if let Some(exit) = self.on_timer(now) {
                         break exit;
                     }
+                    self.flush_stats();
                     if let Some(ping) = self.ping_due(now) {
                         if !self.silenced && ws.send(Message::Ping(ping)).await.is_err() { break Exit::Drop; }
                     }
@@ -812,7 +813,7 @@ impl Conn {
                     };
                     match parse_binance(&self.st.universe, cat, name) {
                         Ok(parsed) => names.push((name.to_string(), parsed)),
-                        Err(()) => {
+                        Err(_) => {
                             self.reply(&err("invalid stream"));
                             return None;
                         }

@@ -2,6 +2,10 @@
 
 use super::universe::{Universe, Venue};
 
+/// A stream/channel name the venue rejects (Binance "invalid stream", OKX 60018).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
 /// Which Binance endpoint a socket was opened on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
@@ -100,7 +104,7 @@ fn usdm_public(event: &str) -> bool {
 }
 
 /// Parse a Binance stream name. `Err` = "Invalid request: invalid stream".
-pub fn parse_binance(u: &Universe, cat: Category, name: &str) -> Result<BinanceStream, ()> {
+pub fn parse_binance(u: &Universe, cat: Category, name: &str) -> Result<BinanceStream, Invalid> {
     let venue = cat.venue();
     let spot = cat == Category::Spot;
     let (event_for_route, parsed) = if let Some(rest) = name.strip_prefix('!') {
@@ -114,12 +118,12 @@ pub fn parse_binance(u: &Universe, cat: Category, name: &str) -> Result<BinanceS
             "markPrice@arr" | "markPrice@arr@1s" | "forceOrder@arr" | "contractInfo" => {
                 ("markPrice", BinanceStream::Silent)
             }
-            _ => return Err(()),
+            _ => return Err(Invalid),
         }
     } else {
-        let (sym, event) = name.split_once('@').ok_or(())?;
+        let (sym, event) = name.split_once('@').ok_or(Invalid)?;
         if sym.is_empty() {
-            return Err(());
+            return Err(Invalid);
         }
         let first = event.split('@').next().unwrap_or(event);
         let asset = if sym.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -128,7 +132,7 @@ pub fn parse_binance(u: &Universe, cat: Category, name: &str) -> Result<BinanceS
             u.lookup(venue, sym)
         };
         let parsed = if let Some(iv) = event.strip_prefix("kline_") {
-            let interval_ms = binance_interval_ms(iv, spot).ok_or(())?;
+            let interval_ms = binance_interval_ms(iv, spot).ok_or(Invalid)?;
             match asset {
                 Some(asset) => BinanceStream::Kline {
                     asset,
@@ -151,7 +155,7 @@ pub fn parse_binance(u: &Universe, cat: Category, name: &str) -> Result<BinanceS
                 {
                     BinanceStream::Silent
                 }
-                _ => return Err(()),
+                _ => return Err(Invalid),
             }
         };
         (first, parsed)
@@ -232,14 +236,14 @@ pub fn parse_okx(
     business: bool,
     channel: &str,
     inst_id: &str,
-) -> Result<OkxChannel, ()> {
+) -> Result<OkxChannel, Invalid> {
     let resolved = u.lookup_okx(inst_id);
     if let Some(bar) = channel.strip_prefix("candle") {
         if !business {
-            return Err(());
+            return Err(Invalid);
         }
-        let interval_ms = okx_bar_ms(bar).ok_or(())?;
-        let (venue, asset) = resolved.ok_or(())?;
+        let interval_ms = okx_bar_ms(bar).ok_or(Invalid)?;
+        let (venue, asset) = resolved.ok_or(Invalid)?;
         return Ok(OkxChannel::Candle {
             venue,
             asset,
@@ -250,17 +254,17 @@ pub fn parse_okx(
         return if business {
             Ok(OkxChannel::Silent)
         } else {
-            Err(())
+            Err(Invalid)
         };
     }
     if business {
-        return Err(());
+        return Err(Invalid);
     }
-    let (venue, asset) = resolved.ok_or(())?;
+    let (venue, asset) = resolved.ok_or(Invalid)?;
     match channel {
         "tickers" => Ok(OkxChannel::Ticker { venue, asset }),
         c if OKX_PUBLIC_UNSIMULATED.contains(&c) => Ok(OkxChannel::Silent),
-        _ => Err(()),
+        _ => Err(Invalid),
     }
 }
 
