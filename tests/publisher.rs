@@ -565,3 +565,165 @@ fn invalid_config_stops_with_the_key() {
     assert!(e.contains("amqp.exchange"), "{e}");
     let _ = PriceRole::All;
 }
+
+/// Throughput and latency on this machine (not a CI check):
+/// `cargo test --release -p corefeed --test publisher -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_throughput() {
+    let id = uniq();
+    let exchange = format!("corefeed.test.{id}");
+    let mut cfg = test_config(&exchange);
+    cfg.amqp.max_in_flight = 4096;
+    cfg.amqp.batch_size = 512;
+    cfg.publisher.batch_size = 512;
+    let (mut p0, c0) = rtrb::RingBuffer::<Envelope>::new(65536);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let (_tx, rx) = crossbeam_channel::unbounded();
+    let metrics = Arc::new(PublisherMetrics::new());
+    let h = spawn(
+        cfg,
+        PublisherInputs {
+            rings: vec![c0],
+            wake: wake.clone(),
+            commands: rx,
+            shutdown: shutdown.clone(),
+        },
+        metrics.clone(),
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    const N: u64 = 100_000;
+    let sym = format!("P{id}");
+    let start = Instant::now();
+    for i in 0..N {
+        let t = Event::Ticker(ticker(
+            Provider::Binance,
+            &sym,
+            i,
+            SeedQuantity::QuoteVolume,
+        ));
+        let mut e = env(t, false);
+        while let Err(rtrb::PushError::Full(back)) = p0.push(e) {
+            e = back;
+            wake.notify_one();
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        if i % 64 == 0 {
+            wake.notify_one();
+        }
+    }
+    wake.notify_one();
+    shutdown.store(true, Ordering::Release);
+    let r = h.join().unwrap().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{N} tickers -> {} redis + {} amqp confirmed in {secs:.2}s = {:.0} events/s; recv->redis p50/p99/max {:?} us, recv->amqp {:?} us",
+        r.redis_messages,
+        r.amqp_confirmed,
+        N as f64 / secs,
+        r.recv_to_redis_us,
+        r.recv_to_amqp_us
+    );
+    assert_eq!(r.amqp_confirmed, N);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (conn, ch) = amqp_queue(&exchange, &format!("q.{id}")).await;
+        let _ = ch
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
+        let _ = conn.close(200, "bye".into()).await;
+    });
+}
+
+#[test]
+fn declares_the_exchange_and_the_five_queues() {
+    // The queue names are fixed by the contract, so this declares the real (durable) queues on
+    // the local broker with default arguments — what production does — and binds them to a
+    // throwaway exchange that is deleted afterwards (which removes the bindings). Nothing is
+    // published, so no other consumer's queue gets test messages.
+    let id = uniq();
+    let exchange = format!("corefeed.test.{id}");
+    let mut cfg = test_config(&exchange);
+    for q in [
+        &mut cfg.amqp.queues.user_orders,
+        &mut cfg.amqp.queues.user_balances,
+        &mut cfg.amqp.queues.user_positions,
+        &mut cfg.amqp.queues.price_candles,
+        &mut cfg.amqp.queues.price_tickers,
+    ] {
+        q.enabled = true;
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let (_tx, rx) = crossbeam_channel::unbounded();
+    let metrics = Arc::new(PublisherMetrics::new());
+    let h = spawn(
+        cfg,
+        PublisherInputs {
+            rings: vec![],
+            wake: Arc::new(tokio::sync::Notify::new()),
+            commands: rx,
+            shutdown: shutdown.clone(),
+        },
+        metrics.clone(),
+        None,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics.amqp_connected.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shutdown.store(true, Ordering::Release);
+    let r = h.join().unwrap().unwrap();
+    assert_eq!(r.errors, 0, "{r:?}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conn = Connection::connect(
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ConnectionProperties::default(),
+        )
+        .await
+        .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        for q in [
+            "user_orders",
+            "user_balances",
+            "user_positions",
+            "price_candles",
+            "price_tickers",
+        ] {
+            ch.queue_declare(
+                q.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("queue {q} was not declared: {e}"));
+        }
+        // The exchange exists, durable and topic (a passive declare would not check the type).
+        ch.exchange_declare(
+            exchange.as_str().into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await
+            .unwrap();
+        let _ = conn.close(200, "bye".into()).await;
+    });
+}

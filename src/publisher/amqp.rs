@@ -507,3 +507,36 @@ impl AmqpSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_arguments_table() {
+        struct TestCase {
+            input: (&'static str, toml::Value),
+            expected: AMQPValue,
+        }
+        let cases = [
+            TestCase {
+                input: ("x-queue-type", toml::Value::String("quorum".into())),
+                expected: AMQPValue::LongString(LongString::from("quorum")),
+            },
+            TestCase {
+                input: ("x-max-length", toml::Value::Integer(1_000_000)),
+                expected: AMQPValue::LongLongInt(1_000_000),
+            },
+            TestCase {
+                input: ("x-single-active-consumer", toml::Value::Boolean(true)),
+                expected: AMQPValue::Boolean(true),
+            },
+        ];
+        for c in cases {
+            let mut q = QueueConfig::default();
+            q.arguments.insert(c.input.0.into(), c.input.1);
+            let t = queue_arguments(&q);
+            assert_eq!(t.inner().get(c.input.0), Some(&c.expected));
+        }
+    }
+}
