@@ -5,6 +5,7 @@
 
 pub mod binance;
 pub mod okx;
+pub mod user;
 
 use crate::event::Event;
 use crate::types::Provider;

@@ -4,3 +4,5 @@ pub mod decode;
 pub mod endpoints;
 pub mod keepalive;
 pub mod subscribe;
+pub mod auth;
+pub mod user;
