@@ -738,7 +738,7 @@ impl Dec {
         let scale = self.scale.max(other.scale);
         let widen = |d: &Dec| {
             let mut v = d.digits.clone();
-            v.extend(std::iter::repeat(0).take(scale - d.scale));
+            v.extend(std::iter::repeat_n(0, scale - d.scale));
             v
         };
         let (a, b) = (widen(self), widen(other));
