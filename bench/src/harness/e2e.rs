@@ -113,10 +113,11 @@ fn one(
         ..Row::default()
     });
     rep.notes.push(format!(
-        "{name}: {:.0} events/s through the publisher ({:.0} AMQP confirms/s, {:.0} Redis messages/s), {:.0} ring-full waits (back-pressure from the publisher to the shard); corefeed {:.0}% of a core, simulator {:.0}%. Open candles of Binance/OKX are not published on Redis (closed-only contract), so Redis load comes from tickers and closes only.",
+        "{name}: {:.0} events/s through the publisher ({:.0} AMQP confirms/s, {:.0} Redis messages/s, {:.0} AMQP messages/s dropped by the full outage buffer while connected — the publisher drops instead of back-pressuring the shard), {:.0} ring-full waits (back-pressure from the publisher to the shard); corefeed {:.0}% of a core, simulator {:.0}%. Open candles of Binance/OKX are not published on Redis (closed-only contract), so Redis load comes from tickers and closes only.",
         w.publisher_events / w.wall_s,
         amqp_per_s,
         w.redis_messages / w.wall_s,
+        w.amqp_dropped / w.wall_s,
         w.ring_full_waits,
         w.cpu_s / w.wall_s * 100.0,
         w.sim_cpu_s / w.wall_s * 100.0,

@@ -89,6 +89,12 @@ fn one(
         .filter(|(_, v)| **v >= 0.01)
         .map(|(k, v)| format!("`{k}` {:.0}%", v / w.cpu_s.max(1e-9) * 100.0))
         .collect();
+    if w.frames_source != "corefeed_frames_total" {
+        rep.notes.push(format!(
+            "{name} ({rate}): corefeed's `corefeed_frames_total` did not advance during the window although {:.0} envelopes/s left the ring — the shard's control loop (which flushes the shard counters, and handles control messages) is starved while the firehose socket never yields; frames were counted from the publisher instead. Worth an issue in `shards/`.",
+            w.frames_per_s()
+        ));
+    }
     rep.notes.push(format!(
         "{name}: corefeed used {:.2} CPU s in {:.1} s ({:.0}% of a core) for {:.0} frames of {:.0} bytes on average; by thread: {}. The simulator used {:.0}% of a core{}.",
         w.cpu_s,
