@@ -408,8 +408,8 @@ mod tests {
     #[test]
     fn candles_fill_sockets_up_to_the_limit_and_flush_in_batches() {
         let (mut r, rxs) = registry(2);
-        let t = |s: &str| r.resolve_candle("binance", s, "1m").unwrap();
-        let (a, b, c) = (t("AAAUSDT"), t("BBBUSDT"), t("CCCUSDT"));
+        let t = |r: &PriceRegistry, s: &str| r.resolve_candle("binance", s, "1m").unwrap();
+        let (a, b, c) = (t(&r, "AAAUSDT"), t(&r, "BBBUSDT"), t(&r, "CCCUSDT"));
         assert!(r.add_candle(a));
         assert!(!r.add_candle(a), "duplicate request is a no-op");
         assert!(r.add_candle(b));
@@ -442,7 +442,7 @@ mod tests {
             |c| matches!(c, ShardCommand::RemoveTopics(k, t) if k.group == 0 && t.len() == 1)
         ));
         // A new topic refills the free slot of socket 0 with one AddTopics.
-        let d = t("DDDUSDT");
+        let d = t(&r, "DDDUSDT");
         assert!(r.add_candle(d));
         r.flush();
         let cmds = drain(&rxs);

@@ -130,6 +130,10 @@ impl AmqpSink {
         self.pending.len() + self.in_flight.len()
     }
 
+    pub fn capacity(&self) -> usize {
+        self.cfg.buffer_capacity
+    }
+
     pub fn pending(&self) -> usize {
         self.pending.len()
     }

@@ -73,6 +73,8 @@ pub struct PublisherMetrics {
     pub amqp_reconnects: AtomicU64,
     pub amqp_connected: AtomicU64,
     pub commands: AtomicU64,
+    /// Turns the publisher left the rings alone because a connected sink's buffer was full.
+    pub backpressure_turns: AtomicU64,
     pub latency: [LatencyGauge; 4],
 }
 
@@ -122,7 +124,8 @@ impl PublisherMetrics {
                 l(a)
             );
         }
-        let counters: [(&str, &str, &AtomicU64); 17] = [
+        let counters: [(&str, &str, &AtomicU64); 18] = [
+            ("corefeed_publisher_backpressure_turns_total", "Turns the rings were left to fill because a connected sink was behind (back-pressure to the shards).", &self.backpressure_turns),
             ("corefeed_redis_skipped_open_candles_total", "Open candles of closed-only providers, not published on Redis (contract).", &self.redis_skipped_open_candles),
             ("corefeed_redis_messages_total", "Redis PUBLISH commands answered by Redis.", &self.redis_messages),
             ("corefeed_redis_pipelines_total", "Redis pipelines written.", &self.redis_pipelines),

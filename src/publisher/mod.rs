@@ -221,8 +221,19 @@ async fn run(
             next_alive = now + alive_every;
         }
 
+        // Back-pressure: while a *connected* sink is behind, leave the rings alone so they fill
+        // and the shards wait (counted there), instead of overflowing the outage buffer. The
+        // buffer's overflow policy is only for a sink that is away.
+        let behind = |pending: usize, cap: usize| pending + p.batch_size * inputs.rings.len() > cap;
+        let redis_behind = redis.is_connected() && behind(redis.pending(), redis.capacity());
+        let amqp_behind = amqp.as_ref().is_some_and(|a| a.is_connected() && behind(a.pending(), a.capacity()));
+        let hold = (redis_behind || amqp_behind) && stop_deadline.is_none();
+        if hold {
+            m.backpressure_turns.fetch_add(1, Ordering::Relaxed);
+        }
+
         // Drain the rings.
-        for ring in inputs.rings.iter_mut() {
+        for ring in inputs.rings.iter_mut().filter(|_| !hold) {
             let n = ring.slots().min(p.batch_size);
             if n == 0 {
                 continue;
@@ -284,7 +295,7 @@ async fn run(
         let amqp_can_send = amqp
             .as_ref()
             .is_some_and(|a| a.is_connected() && a.pending() > 0 && can_take(a, &cfg));
-        let busy = !rings_empty || (redis.is_connected() && redis.pending() > 0) || amqp_can_send;
+        let busy = (!rings_empty && !hold) || (redis.is_connected() && redis.pending() > 0) || amqp_can_send;
         if busy {
             // Let the lapin I/O task and timers run between batches.
             tokio::task::yield_now().await;
@@ -305,8 +316,12 @@ async fn run(
         let wake = inputs.wake.clone();
         match amqp.as_mut() {
             Some(a) => {
+                // While holding back, wait for the sink (a confirm), not for more events.
+                if hold {
+                    wait = wait.min(Duration::from_millis(1));
+                }
                 tokio::select! {
-                    _ = wake.notified() => {}
+                    _ = wake.notified(), if !hold => {}
                     _ = tokio::time::sleep(wait) => {}
                     _ = a.wait_front() => {}
                 }

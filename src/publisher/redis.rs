@@ -234,6 +234,10 @@ impl RedisSink {
         self.conn.is_some()
     }
 
+    pub fn capacity(&self) -> usize {
+        self.cfg.buffer_capacity
+    }
+
     pub fn pending(&self) -> usize {
         self.pending.len()
     }

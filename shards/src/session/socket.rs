@@ -181,6 +181,9 @@ pub async fn run(
                     break 'conn Exit::Redial("send failed");
                 }
             }
+            // A busy socket always has a frame ready and would never yield: give the shard's
+            // control loop and sibling sockets their turn once the time slice is used up.
+            glommio::yield_if_needed().await;
             let step = select(cmds.next(), wsock.next()).await;
             match step {
                 Either::Left((cmd, _)) => match cmd {
