@@ -4,6 +4,7 @@
 //! Imports crate::{event, types, error}; the shared session machinery lives in crate::session.
 
 pub mod binance;
+pub(crate) mod json;
 pub mod okx;
 pub mod user;
 

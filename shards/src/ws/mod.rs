@@ -98,6 +98,10 @@ impl WsUrl {
             },
             _ => (authority, if tls { 443 } else { 80 }),
         };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(ConnectError::BadUrl("missing host"));
+        }
         Ok(WsUrl {
             tls,
             host: host

@@ -25,8 +25,11 @@ use simd_json::tape::{Node, Tape, Value};
 
 use crate::error::DecodeError;
 use crate::event::{Candle, Event, SeedQuantity, Ticker};
+use crate::exchanges::json::{
+    bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of,
+};
 use crate::exchanges::{DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
-use crate::types::{is_plain_decimal, Decimal, Interval, Symbol, TooLong};
+use crate::types::Interval;
 
 /// Combined-stream envelope (`/stream?streams=a/b`); raw `/ws/` sockets deliver `data` bare.
 ///
@@ -312,93 +315,6 @@ fn ticker(ctx: &DecodeCtx, p: Value<'_, '_>) -> Result<Ticker, DecodeError> {
 // ---- field helpers (no allocation on success) ----
 
 #[inline]
-fn bad(field: &'static str, why: &'static str) -> DecodeError {
-    DecodeError::BadField { field, why }
-}
-
-#[inline]
-fn req<'t, 'i>(
-    obj: Value<'t, 'i>,
-    key: &str,
-    field: &'static str,
-) -> Result<Value<'t, 'i>, DecodeError> {
-    obj.get(key).ok_or(DecodeError::MissingField(field))
-}
-
-#[inline]
-fn str_of<'i>(v: Value<'_, 'i>, field: &'static str) -> Result<&'i str, DecodeError> {
-    v.into_string().ok_or(bad(field, "expected a string"))
-}
-
-fn symbol_of(v: Value<'_, '_>, field: &'static str) -> Result<Symbol, DecodeError> {
-    let s = str_of(v, field)?;
-    if s.is_empty() {
-        return Err(bad(field, "empty symbol"));
-    }
-    Ok(Symbol::new(s)?)
-}
-
-/// Exact decimal text: validated by [`Decimal::parse`]; overlong plain digits → `TooLong`.
-fn decimal(v: Value<'_, '_>, field: &'static str) -> Result<Decimal, DecodeError> {
-    let s = v
-        .into_string()
-        .ok_or(bad(field, "expected a decimal string"))?;
-    decimal_text(s, field)
-}
-
-fn decimal_text(s: &str, field: &'static str) -> Result<Decimal, DecodeError> {
-    Decimal::parse(s).map_err(|_| {
-        if s.len() > Decimal::CAPACITY && is_plain_decimal(s) {
-            DecodeError::TooLong(TooLong {
-                what: field,
-                len: s.len(),
-                cap: Decimal::CAPACITY,
-            })
-        } else {
-            DecodeError::BadDecimal(field)
-        }
-    })
-}
-
-/// An optional decimal: absent, `null` or `""` → [`Decimal::EMPTY`].
-fn decimal_opt(v: Option<Value<'_, '_>>, field: &'static str) -> Result<Decimal, DecodeError> {
-    match v {
-        None => Ok(Decimal::EMPTY),
-        Some(v) if v.is_null() => Ok(Decimal::EMPTY),
-        Some(v) => match v.into_string() {
-            Some("") => Ok(Decimal::EMPTY),
-            Some(s) => decimal_text(s, field),
-            None => Err(bad(field, "expected a decimal string")),
-        },
-    }
-}
-
-/// A non-negative integer sent as a JSON number or as a string of digits.
-fn u64_of(v: Value<'_, '_>, field: &'static str) -> Result<u64, DecodeError> {
-    if let Some(n) = v.as_u64() {
-        return Ok(n);
-    }
-    match v.into_string() {
-        Some(s) => parse_digits(s).ok_or(bad(field, "expected an unsigned integer")),
-        None => Err(bad(field, "expected an unsigned integer")),
-    }
-}
-
-/// `[0-9]{1,20}` that fits a u64, without allocation.
-fn parse_digits(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &c in s.as_bytes() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(n)
-}
-
 /// A request id echoed by the venue: a number or a numeric string, anything else → 0.
 fn id_of(v: Value<'_, '_>) -> u64 {
     v.as_u64()
