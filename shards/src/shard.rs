@@ -104,6 +104,7 @@ async fn run(
         local: Local::default(),
         status: RefCell::new(HashMap::new()),
         tuning: cfg.tuning.clone(),
+        wake_pending: std::cell::Cell::new(false),
     });
     let mut sockets: HashMap<
         SocketKey,
@@ -149,6 +150,9 @@ async fn run(
                 }
                 ShardCommand::Shutdown => shutting_down = true,
             }
+        }
+        if ctx.wake_pending.replace(false) {
+            ctx.ring.borrow().wake();
         }
         if shutting_down {
             break;

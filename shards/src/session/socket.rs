@@ -60,6 +60,8 @@ pub struct ShardCtx {
     pub local: Local,
     pub status: RefCell<HashMap<SocketKey, SocketStatus>>,
     pub tuning: SocketTuning,
+    /// Events were pushed since the publisher was last woken.
+    pub wake_pending: std::cell::Cell<bool>,
 }
 
 enum Exit {
@@ -184,7 +186,20 @@ pub async fn run(
             // A busy socket always has a frame ready and would never yield: give the shard's
             // control loop and sibling sockets their turn once the time slice is used up.
             glommio::yield_if_needed().await;
-            let step = select(cmds.next(), wsock.next()).await;
+            // Wake the publisher only when this socket has nothing more to read right now: a
+            // burst of frames costs one wake-up, a lone frame still wakes it at once.
+            let step = {
+                let mut fut = select(cmds.next(), wsock.next());
+                match futures_util::FutureExt::now_or_never(&mut fut) {
+                    Some(step) => step,
+                    None => {
+                        if ctx.wake_pending.replace(false) {
+                            ctx.ring.borrow().wake();
+                        }
+                        fut.await
+                    }
+                }
+            };
             match step {
                 Either::Left((cmd, _)) => match cmd {
                     None | Some(SocketCmd::Close) => {
@@ -368,7 +383,7 @@ async fn push_events(ctx: &ShardCtx, events: &[Event], recv_ns: u64, sent_ns: u6
             }
         }
     }
-    ctx.ring.borrow().wake();
+    ctx.wake_pending.set(true);
 }
 
 /// Sleeps `d` while still obeying commands; returns false when the socket was told to close.
