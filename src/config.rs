@@ -96,7 +96,7 @@ impl Default for RuntimeConfig {
             publisher_cpu: None,
             pin: true,
             ring_capacity: 65_536,
-            control_poll_ms: 20,
+            control_poll_ms: 50,
         }
     }
 }
