@@ -10,161 +10,12 @@ use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
 use serde_json::Value;
+mod common;
+
+use common::*;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let p = target.join("debug").join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --bins` (make test does) before this test",
-        p.display()
-    );
-    p
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_sim() -> (Proc, String) {
-    let mut child = Command::new(bin("corefeed-sim"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--symbols",
-            "8",
-            "--candle-close-ms",
-            "1000",
-            "--ticker-push-ms",
-            "500",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start corefeed-sim");
-    let out = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim_start_matches("http://")
-        .to_owned();
-    assert!(
-        base.starts_with("127.0.0.1:"),
-        "unexpected sim banner {line:?}"
-    );
-    (Proc(child), base)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Names {
-    events_exchange: String,
-    commands_exchange: String,
-    commands_queue: String,
-}
-
-fn write_config(sim: &str, http_port: u16, n: &Names) -> PathBuf {
-    let mut text = format!(
-        r#"
-[runtime]
-shards = 1
-pin = false
-[http]
-listen = "127.0.0.1:{http_port}"
-admin_token = "e2e-token"
-[commands]
-exchange = "{ce}"
-candles_queue = "{cq}"
-[prices]
-exchange_service_url = "http://{sim}"
-listing_refresh_min = 0
-[socket]
-backoff_base_ms = 100
-backoff_cap_ms = 1000
-[governor.binance]
-burst = 50
-per_sec = 50.0
-[governor.okx]
-burst = 20
-per_sec = 20.0
-[amqp]
-exchange = "{ee}"
-[amqp.queues.user_orders]
-enabled = false
-[amqp.queues.user_balances]
-enabled = false
-[amqp.queues.user_positions]
-enabled = false
-[amqp.queues.price_candles]
-enabled = false
-[amqp.queues.price_tickers]
-enabled = false
-"#,
-        ce = n.commands_exchange,
-        cq = n.commands_queue,
-        ee = n.events_exchange,
-    );
-    for (p, path) in [
-        ("binance", "binance/spot"),
-        ("binanceUsdm", "binance/usdm"),
-        ("binanceCoinm", "binance/coinm"),
-        ("okx", "okx"),
-        ("okxLinear", "okx"),
-        ("okxInverse", "okx"),
-    ] {
-        text.push_str(&format!(
-            "[endpoints.{p}]\nws = \"ws://{sim}/{path}\"\nrest = \"http://{sim}/{path}\"\n"
-        ));
-    }
-    let path = std::env::temp_dir().join(format!("corefeed-e2e-{}.toml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split(' ').nth(1)?.parse().ok()?;
-    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Some((code, body))
-}
-
-fn metric(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
 
 /// Ordered keys of a JSON object text (serde_json's Map would sort them).
 fn key_order(json: &str) -> Vec<String> {
@@ -192,7 +43,7 @@ async fn candles_and_tickers_flow_from_simulator_to_redis_and_rabbitmq() {
         commands_queue: format!("candlesRequests.e2e.{pid}"),
     };
     let http_port = free_port();
-    let cfg = write_config(&sim, http_port, &names);
+    let cfg = write_config(&sim, http_port, &names, "");
 
     // Consumers first, so nothing published is missed.
     let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();

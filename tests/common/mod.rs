@@ -1,0 +1,224 @@
+//! Helpers shared by the end-to-end tests: the simulator and corefeed as real processes,
+//! generated configs, a tiny HTTP client, Prometheus text reading.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let p = target.join("debug").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --bins` (make test does) before this test",
+        p.display()
+    );
+    p
+}
+
+pub struct Proc(pub Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn start_sim() -> (Proc, String) {
+    start_sim_with(&[
+        "--symbols",
+        "8",
+        "--candle-close-ms",
+        "1000",
+        "--ticker-push-ms",
+        "500",
+    ])
+}
+
+/// Starts corefeed-sim on a free port with `args`; returns the process and `127.0.0.1:PORT`.
+pub fn start_sim_with(args: &[&str]) -> (Proc, String) {
+    let mut child = Command::new(bin("corefeed-sim"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start corefeed-sim");
+    let out = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    assert!(
+        base.starts_with("127.0.0.1:"),
+        "unexpected sim banner {line:?}"
+    );
+    (Proc(child), base)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Names {
+    pub events_exchange: String,
+    pub commands_exchange: String,
+    pub commands_queue: String,
+}
+
+pub fn write_config(sim: &str, http_port: u16, n: &Names, extra: &str) -> PathBuf {
+    let mut text = format!(
+        r#"
+[runtime]
+shards = 1
+pin = false
+[http]
+listen = "127.0.0.1:{http_port}"
+admin_token = "e2e-token"
+[commands]
+exchange = "{ce}"
+candles_queue = "{cq}"
+[prices]
+exchange_service_url = "http://{sim}"
+listing_refresh_min = 0
+[socket]
+backoff_base_ms = 100
+backoff_cap_ms = 1000
+[governor.binance]
+burst = 50
+per_sec = 50.0
+[governor.okx]
+burst = 20
+per_sec = 20.0
+[amqp]
+exchange = "{ee}"
+[amqp.queues.user_orders]
+enabled = false
+[amqp.queues.user_balances]
+enabled = false
+[amqp.queues.user_positions]
+enabled = false
+[amqp.queues.price_candles]
+enabled = false
+[amqp.queues.price_tickers]
+enabled = false
+"#,
+        ce = n.commands_exchange,
+        cq = n.commands_queue,
+        ee = n.events_exchange,
+    );
+    for (p, path) in [
+        ("binance", "binance/spot"),
+        ("binanceUsdm", "binance/usdm"),
+        ("binanceCoinm", "binance/coinm"),
+        ("okx", "okx"),
+        ("okxLinear", "okx"),
+        ("okxInverse", "okx"),
+    ] {
+        text.push_str(&format!(
+            "[endpoints.{p}]\nws = \"ws://{sim}/{path}\"\nrest = \"http://{sim}/{path}\"\n"
+        ));
+    }
+    text.push_str(extra);
+    let path = std::env::temp_dir().join(format!(
+        "corefeed-e2e-{}-{http_port}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Some((code, body))
+}
+
+pub fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `POST` a JSON body; returns the status and the body.
+pub fn http_post(port: u16, path: &str, auth: Option<&str>, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = auth
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split(' ').nth(1)?.parse().ok()?;
+    Some((code, buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
+}
+
+/// Sum of every sample of a metric family (all label sets).
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(name)
+                && (l[name.len()..].starts_with('{') || l[name.len()..].starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Starts corefeed with `config`, logging to a temp file; waits for `/health`.
+pub fn start_corefeed(config: &std::path::Path, http_port: u16) -> (Proc, PathBuf) {
+    let log_path = std::env::temp_dir().join(format!(
+        "corefeed-e2e-{}-{http_port}.log",
+        std::process::id()
+    ));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(bin("corefeed"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env_remove("PRICE_CONNECTOR_EXCHANGES")
+        .env_remove("EXCHANGE_SERVICE_API_URL")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start corefeed");
+    let t0 = std::time::Instant::now();
+    while http_get(http_port, "/health").map(|r| r.0) != Some(200) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "corefeed /health never answered; log {}",
+            log_path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Proc(child), log_path)
+}
