@@ -8,6 +8,9 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
+/// Redis channels are global: the tests of this file must not publish the same candles at once.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
@@ -34,6 +37,7 @@ fn sim_connections(sim: &str) -> u64 {
 
 #[test]
 fn listing_fallback_and_mass_disconnect_recovery() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (_sim, sim) = start_sim_with(&[
         "--symbols",
         "6",
@@ -167,5 +171,128 @@ fn listing_fallback_and_mass_disconnect_recovery() {
         "log: {}",
         std::fs::read_to_string(&log_path).unwrap_or_default()
     );
+    let _ = std::fs::remove_file(cfg);
+}
+
+#[test]
+fn malformed_frames_are_counted_and_lose_no_good_data() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_sim, sim) = start_sim_with(&[
+        "--symbols",
+        "4",
+        "--candle-close-ms",
+        "400",
+        "--ticker-push-ms",
+        "300",
+    ]);
+    let pid = std::process::id();
+    let names = Names {
+        events_exchange: format!("corefeed.events.malformed.{pid}"),
+        commands_exchange: format!("gainium.malformed.{pid}"),
+        commands_queue: format!("candlesRequests.malformed.{pid}"),
+    };
+    let http_port = free_port();
+    let cfg = write_config(&sim, http_port, &names, "");
+    let (mut corefeed, _log) = start_corefeed(&cfg, http_port);
+
+    let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut con = redis.get_connection().expect("Redis on 127.0.0.1:6379");
+    let mut ps = con.as_pubsub();
+    ps.subscribe("BTCUSDT@binance@1mCandle").unwrap();
+    ps.subscribe("BTC-USDT@okx@candle1mCandle").unwrap();
+    ps.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+
+    for body in [
+        r#"{"exchange":"binance","symbol":"BTCUSDT","interval":"1m"}"#,
+        r#"{"exchange":"okx","symbol":"BTC-USDT","interval":"candle1m"}"#,
+    ] {
+        assert_eq!(
+            http_post(http_port, "/v1/candles", Some("e2e-token"), body)
+                .unwrap()
+                .0,
+            201
+        );
+    }
+    // One malformed frame after every third frame, on every socket.
+    let sport = sim_port(&sim);
+    assert_eq!(
+        http_post(
+            sport,
+            "/control/fault",
+            None,
+            r#"{"kind":"malformed","every":3}"#
+        )
+        .unwrap()
+        .0,
+        200
+    );
+
+    let mut starts: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20)
+        && (starts.len() < 2 || !starts.values().all(|v| v.len() >= 8))
+    {
+        if let Ok(msg) = ps.get_message() {
+            let payload: String = msg.get_payload().unwrap();
+            let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            starts
+                .entry(msg.get_channel_name().to_owned())
+                .or_default()
+                .push(v["start"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(
+        http_post(
+            sport,
+            "/control/fault",
+            None,
+            r#"{"kind":"malformed","every":0}"#
+        )
+        .unwrap()
+        .0,
+        200
+    );
+    drop(ps);
+
+    // Every closed candle arrived: starts advance by exactly one interval, no gap.
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    for (chan, s) in &starts {
+        assert!(s.len() >= 8, "{chan}: only {} closed candles", s.len());
+        for w in s.windows(2) {
+            assert_eq!(
+                w[1] - w[0],
+                60_000,
+                "{chan}: a closed candle is missing between {} and {}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+    // Every malformed frame was counted as a decode error (never silently dropped), once the
+    // counters have flushed.
+    std::thread::sleep(Duration::from_millis(800));
+    let (_, stats) = http_get(sport, "/control/stats").unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    let sent = sent["faults"]["malformed_sent"].as_f64().unwrap();
+    let m = http_get(http_port, "/metrics").unwrap().1;
+    let counted = metric_sum(&m, "corefeed_decode_errors_total");
+    assert!(sent > 10.0, "the simulator sent {sent} malformed frames");
+    assert_eq!(
+        counted, sent,
+        "decode errors counted by corefeed vs malformed frames sent\n{m}"
+    );
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &corefeed.0.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    while corefeed.0.try_wait().unwrap().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = std::fs::remove_file(cfg);
 }

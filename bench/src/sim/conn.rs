@@ -288,11 +288,19 @@ impl Conn {
             self.pending.clear();
             return Ok(());
         }
+        let every = self.st.faults.malformed_every();
         for f in self.pending.drain(..) {
             self.sent_frames += 1;
             self.sent_bytes += f.len() as u64;
+            let bad =
+                (every > 0 && self.sent_frames % every == 0).then(|| self.st.faults.malformed(&f));
             let text = Utf8Bytes::try_from(f).expect("rendered frames are ASCII JSON");
             ws.feed(Message::Text(text)).await?;
+            if let Some(bad) = bad {
+                // Malformed on purpose: sent as text even when not UTF-8-clean JSON.
+                let text = Utf8Bytes::from(String::from_utf8_lossy(&bad).into_owned());
+                ws.feed(Message::Text(text)).await?;
+            }
         }
         ws.flush().await?;
         if self.sent_frames >= 1024 {

@@ -24,6 +24,11 @@ pub enum FaultRequest {
         #[serde(default = "yes")]
         enabled: bool,
     },
+    /// After every `every`-th data frame, also send one malformed frame (truncated, garbage or
+    /// wrong-typed, in turn); `every = 0` lifts it. Good frames are never replaced.
+    Malformed {
+        every: u64,
+    },
     Clear,
 }
 
@@ -36,6 +41,8 @@ fn yes() -> bool {
 pub struct Faults {
     exchange_service_fail: AtomicBool,
     silenced: RwLock<Vec<String>>,
+    malformed_every: std::sync::atomic::AtomicU64,
+    malformed_sent: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -53,8 +60,25 @@ impl Faults {
             .any(|p| path.starts_with(p.as_str()))
     }
 
+    /// Every how many data frames a malformed one is added (0 = off).
+    pub fn malformed_every(&self) -> u64 {
+        self.malformed_every.load(Ordering::Relaxed)
+    }
+
+    /// A malformed variant of `good` (rotating through three kinds), counted.
+    pub fn malformed(&self, good: &[u8]) -> Vec<u8> {
+        let n = self.malformed_sent.fetch_add(1, Ordering::Relaxed);
+        match n % 3 {
+            0 => good[..good.len() / 2].to_vec(),
+            1 => b"\x01\x02 not json at all }".to_vec(),
+            _ => br#"{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":"not a number","s":"BTCUSDT","k":42}}"#.to_vec(),
+        }
+    }
+
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
+            "malformed_every": self.malformed_every(),
+            "malformed_sent": self.malformed_sent.load(Ordering::Relaxed),
             "exchange_service_fail": self.exchange_service_fails(),
             "silenced": *self.silenced.read().unwrap(),
         })
@@ -89,7 +113,12 @@ pub fn apply(state: &SimState, req: FaultRequest) -> serde_json::Value {
             drop(s);
             let _ = state.events.send(CtrlEvent::FaultsChanged);
         }
+        FaultRequest::Malformed { every } => {
+            tracing::warn!(fault = "malformed", every, "malformed-frame fault set");
+            state.faults.malformed_every.store(every, Ordering::Relaxed);
+        }
         FaultRequest::Clear => {
+            state.faults.malformed_every.store(0, Ordering::Relaxed);
             tracing::warn!(fault = "clear", "all standing faults lifted");
             state
                 .faults
