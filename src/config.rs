@@ -59,6 +59,9 @@ pub struct CoreConfig {
     /// Per-exchange connection-rate limits: `[governor.binance] burst = …, per_sec = …`.
     #[serde(default)]
     pub governor: BTreeMap<String, GovernorRate>,
+    /// Per-exchange keepalive overrides: `[keepalive.okx] ping_after_ms = …, dead_after_ms = …`.
+    #[serde(default)]
+    pub keepalive: BTreeMap<String, KeepaliveConfig>,
     // The publisher's sections are parsed by crate::publisher::config.
     #[serde(default)]
     redis: Option<toml::Value>,
@@ -228,6 +231,16 @@ pub struct GovernorRate {
     pub burst: f64,
     /// Sustained connections per second.
     pub per_sec: f64,
+}
+
+/// Overrides of a venue's keepalive timings (defaults: the venue's documented rules).
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepaliveConfig {
+    /// Send the venue's ping after this long without a frame (venues with client pings only).
+    pub ping_after_ms: Option<u64>,
+    /// Re-dial a socket silent this long.
+    pub dead_after_ms: Option<u64>,
 }
 
 impl Config {
@@ -405,6 +418,25 @@ impl Config {
                 ));
             }
         }
+        for (name, k) in &self.core.keepalive {
+            if !["binance", "okx"].contains(&name.as_str()) {
+                return Err(invalid(
+                    format!("keepalive.{name}"),
+                    "unknown exchange; use binance or okx",
+                ));
+            }
+            if let (Some(p), Some(d)) = (k.ping_after_ms, k.dead_after_ms) {
+                if p >= d {
+                    return Err(invalid(
+                        format!("keepalive.{name}"),
+                        "ping_after_ms must be below dead_after_ms",
+                    ));
+                }
+            }
+            if k.dead_after_ms == Some(0) || k.ping_after_ms == Some(0) {
+                return Err(invalid(format!("keepalive.{name}"), "timings must be > 0"));
+            }
+        }
         let es = &self.core.prices.exchange_service_url;
         if !es.is_empty() && !(es.starts_with("http://") || es.starts_with("https://")) {
             return Err(invalid(
@@ -521,6 +553,32 @@ impl Config {
             Provider::BinanceCoinm => b::COINM_REST.into(),
             _ => o::REST.into(),
         }
+    }
+
+    /// Keepalive overrides per exchange, for the shards.
+    pub fn keepalive_overrides(
+        &self,
+    ) -> Vec<(
+        Exchange,
+        corefeed_shards::session::socket::KeepaliveOverride,
+    )> {
+        use std::time::Duration;
+        self.core
+            .keepalive
+            .iter()
+            .filter_map(|(name, k)| {
+                let ex = [Exchange::Binance, Exchange::Okx]
+                    .into_iter()
+                    .find(|e| e.as_str() == name)?;
+                Some((
+                    ex,
+                    corefeed_shards::session::socket::KeepaliveOverride {
+                        client_ping_after: k.ping_after_ms.map(Duration::from_millis),
+                        dead_after: k.dead_after_ms.map(Duration::from_millis),
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// Connection-rate limits per exchange: documented defaults, overridable per exchange.

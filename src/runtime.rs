@@ -59,6 +59,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         backoff_base: Duration::from_millis(s.backoff_base_ms),
         backoff_cap: Duration::from_millis(s.backoff_cap_ms),
         healthy_after: Duration::from_millis(s.healthy_after_ms),
+        keepalive: cfg.keepalive_overrides(),
     };
     let mut shards = Vec::with_capacity(n);
     for (i, tx) in txs.into_iter().enumerate() {

@@ -296,3 +296,101 @@ fn malformed_frames_are_counted_and_lose_no_good_data() {
     }
     let _ = std::fs::remove_file(cfg);
 }
+
+#[test]
+fn a_silent_socket_is_redialled_alone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (_sim, sim) = start_sim_with(&[
+        "--symbols",
+        "4",
+        "--candle-close-ms",
+        "1000",
+        "--ticker-push-ms",
+        "300",
+    ]);
+    let pid = std::process::id();
+    let names = Names {
+        events_exchange: format!("corefeed.events.silent.{pid}"),
+        commands_exchange: format!("gainium.silent.{pid}"),
+        commands_queue: format!("candlesRequests.silent.{pid}"),
+    };
+    let http_port = free_port();
+    // OKX keepalive shortened so the test is quick: ping after 0.5 s of silence, dead at 1.5 s.
+    let cfg = write_config(
+        &sim,
+        http_port,
+        &names,
+        "[keepalive.okx]\nping_after_ms = 500\ndead_after_ms = 1500\n",
+    );
+    let (mut corefeed, _log) = start_corefeed(&cfg, http_port);
+    for body in [
+        r#"{"exchange":"binance","symbol":"BTCUSDT","interval":"1m"}"#,
+        r#"{"exchange":"okx","symbol":"BTC-USDT","interval":"candle1m"}"#,
+    ] {
+        assert_eq!(
+            http_post(http_port, "/v1/candles", Some("e2e-token"), body)
+                .unwrap()
+                .0,
+            201
+        );
+    }
+    let sockets = || -> Vec<serde_json::Value> {
+        let (code, body) = http_get_auth(http_port, "/v1/sockets", "e2e-token").unwrap();
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["sockets"].as_array().unwrap().clone()
+    };
+    let reconnects = |name: &str| -> u64 {
+        sockets()
+            .iter()
+            .find(|s| s["socket"] == name)
+            .map(|s| s["reconnects"].as_u64().unwrap())
+            .unwrap_or(u64::MAX)
+    };
+    wait_until("8 sockets ready", Duration::from_secs(20), || {
+        http_get(http_port, "/ready").map(|r| r.0) == Some(200) && sockets().len() == 8
+    });
+    // The OKX business socket (candles) goes silent: open, but nothing at all, not even pongs.
+    let sport = sim_port(&sim);
+    let silence = r#"{"kind":"silence","path":"/okx/ws/v5/business"}"#;
+    assert_eq!(
+        http_post(sport, "/control/fault", None, silence).unwrap().0,
+        200
+    );
+    wait_until(
+        "the silent socket re-dialled",
+        Duration::from_secs(10),
+        || reconnects("okx/candles/0") >= 1,
+    );
+    // Only that socket: its siblings on the public endpoint and Binance were left alone.
+    for s in sockets() {
+        let name = s["socket"].as_str().unwrap();
+        if name != "okx/candles/0" {
+            assert_eq!(
+                s["reconnects"], 0,
+                "{name} was re-dialled although it was not silent: {s}"
+            );
+        }
+    }
+    let lift = r#"{"kind":"silence","path":"/okx/ws/v5/business","enabled":false}"#;
+    assert_eq!(
+        http_post(sport, "/control/fault", None, lift).unwrap().0,
+        200
+    );
+    wait_until("the socket back with data", Duration::from_secs(15), || {
+        http_get(http_port, "/ready").map(|r| r.0) == Some(200)
+    });
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &corefeed.0.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    while corefeed.0.try_wait().unwrap().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(cfg);
+}

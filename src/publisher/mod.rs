@@ -226,7 +226,9 @@ async fn run(
         // buffer's overflow policy is only for a sink that is away.
         let behind = |pending: usize, cap: usize| pending + p.batch_size * inputs.rings.len() > cap;
         let redis_behind = redis.is_connected() && behind(redis.pending(), redis.capacity());
-        let amqp_behind = amqp.as_ref().is_some_and(|a| a.is_connected() && behind(a.pending(), a.capacity()));
+        let amqp_behind = amqp
+            .as_ref()
+            .is_some_and(|a| a.is_connected() && behind(a.pending(), a.capacity()));
         let hold = (redis_behind || amqp_behind) && stop_deadline.is_none();
         if hold {
             m.backpressure_turns.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +297,9 @@ async fn run(
         let amqp_can_send = amqp
             .as_ref()
             .is_some_and(|a| a.is_connected() && a.pending() > 0 && can_take(a, &cfg));
-        let busy = (!rings_empty && !hold) || (redis.is_connected() && redis.pending() > 0) || amqp_can_send;
+        let busy = (!rings_empty && !hold)
+            || (redis.is_connected() && redis.pending() > 0)
+            || amqp_can_send;
         if busy {
             // Let the lapin I/O task and timers run between batches.
             tokio::task::yield_now().await;

@@ -222,3 +222,15 @@ pub fn start_corefeed(config: &std::path::Path, http_port: u16) -> (Proc, PathBu
     }
     (Proc(child), log_path)
 }
+
+/// `GET` with a bearer token.
+pub fn http_get_auth(port: u16, path: &str, token: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split(' ').nth(1)?.parse().ok()?;
+    Some((code, buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
+}

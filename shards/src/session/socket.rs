@@ -39,6 +39,32 @@ pub struct SocketTuning {
     pub backoff_cap: Duration,
     /// A connection open this long counts as healthy and resets the backoff.
     pub healthy_after: Duration,
+    /// Per-exchange keepalive overrides (config `[keepalive.<exchange>]`); the venue's policy
+    /// otherwise.
+    pub keepalive: Vec<(crate::types::Exchange, KeepaliveOverride)>,
+}
+
+/// Optional replacements for a venue's keepalive timings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeepaliveOverride {
+    pub client_ping_after: Option<Duration>,
+    pub dead_after: Option<Duration>,
+}
+
+impl SocketTuning {
+    /// The venue's keepalive with the configured overrides applied.
+    pub fn keepalive(&self, venue: &Venue) -> super::Keepalive {
+        let mut k = venue.keepalive();
+        if let Some((_, o)) = self.keepalive.iter().find(|(e, _)| *e == venue.exchange()) {
+            if let Some(d) = o.dead_after {
+                k.dead_after = d;
+            }
+            if let (Some(p), Some(_)) = (o.client_ping_after, k.client_ping_after) {
+                k.client_ping_after = Some(p);
+            }
+        }
+        k
+    }
 }
 
 impl Default for SocketTuning {
@@ -48,6 +74,7 @@ impl Default for SocketTuning {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(60),
             healthy_after: Duration::from_secs(30),
+            keepalive: Vec::new(),
         }
     }
 }
@@ -77,7 +104,7 @@ pub async fn run(
 ) {
     let key = spec.key;
     let venue = Venue::new(key.provider);
-    let keepalive = venue.keepalive();
+    let keepalive = ctx.tuning.keepalive(&venue);
     let limits = venue.limits(key.kind);
     let dctx = DecodeCtx {
         provider: key.provider,
