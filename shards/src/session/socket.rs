@@ -200,6 +200,7 @@ pub async fn run(
         let mut last_rx = Instant::now();
         let mut ping_sent = false;
         let mut healthy = false;
+        let mut last_touch_ns: u64 = 0;
 
         let exit = 'conn: loop {
             // Send what the pacer allows before waiting again.
@@ -303,7 +304,13 @@ pub async fn run(
                                         bump(&counts.events, n);
                                         if n > 0 {
                                             push_events(&ctx, &events, recv_ns, d.sent_ns).await;
-                                            touch_data(&ctx, key);
+                                            // The status map is for /ready: 100 ms resolution is
+                                            // plenty and keeps a hash lookup off every frame.
+                                            if recv_ns.saturating_sub(last_touch_ns) >= 100_000_000
+                                            {
+                                                last_touch_ns = recv_ns;
+                                                touch_data(&ctx, key);
+                                            }
                                         }
                                     }
                                     FrameKind::SubscribeAck { .. } => bump(&counts.acks, 1),
