@@ -1,8 +1,10 @@
 //! Field readers over a simd-json tape, shared by the venue decoders: required fields, exact
 //! decimals, symbols, integers sent as numbers or digit strings. Pure: imports crate::{error, types}.
 
+use std::cell::Cell;
+
 use simd_json::prelude::*;
-use simd_json::tape::Value;
+use simd_json::tape::{Node, Tape, Value};
 
 use crate::error::DecodeError;
 use crate::types::{is_plain_decimal, Decimal, Symbol, TooLong};
@@ -95,4 +97,26 @@ pub(crate) fn parse_digits(s: &str) -> Option<u64> {
         n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
     Some(n)
+}
+
+thread_local! {
+    /// The simd-json tape, kept per thread (corefeed is thread-per-core) so that its node vector
+    /// is reused from frame to frame instead of being allocated by every parse.
+    static TAPE: Cell<Vec<Node<'static>>> = const { Cell::new(Vec::new()) };
+}
+
+/// Parses `frame` in place into the thread's reused tape and hands the root value to `f`.
+pub(crate) fn with_tape<R>(
+    frame: &mut [u8],
+    buffers: &mut simd_json::Buffers,
+    f: impl FnOnce(Value<'_, '_>) -> Result<R, DecodeError>,
+) -> Result<R, DecodeError> {
+    let mut tape: Tape<'_> = Tape(TAPE.take()).reset();
+    let out = match simd_json::fill_tape(frame, buffers, &mut tape) {
+        Ok(()) if tape.0.is_empty() => Err(DecodeError::Json("empty document".into())),
+        Ok(()) => f(tape.as_value()),
+        Err(e) => Err(DecodeError::Json(e.to_string())),
+    };
+    TAPE.set(tape.reset::<'static>().0);
+    out
 }

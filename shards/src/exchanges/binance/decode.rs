@@ -1,7 +1,7 @@
 //! Binance market-stream decode (klines, 24 h tickers, acks). Pure: imports crate::{event, types, error, exchanges}.
 //!
 //! One WebSocket text frame in, zero or more [`Event`]s out through an [`EventSink`]. The frame
-//! is parsed in place by simd-json into a tape that is reused between frames (see [`TAPE`]) with
+//! is parsed in place by simd-json into a tape that is reused between frames (see `exchanges::json::with_tape`) with
 //! the socket's [`Scratch::buffers`], and fields are read straight off the tape as borrowed
 //! `&str`, so the hot path (kline and ticker frames) allocates nothing once warm. Decimal text is
 //! copied verbatim into [`Decimal`] (validated by [`Decimal::parse`], never through `f64`).
@@ -18,15 +18,13 @@
 //! element is malformed the others are still emitted and the first element's error is returned
 //! after the loop, so the frame is counted as a decode error without losing its good tickers.
 
-use std::cell::Cell;
-
 use simd_json::prelude::*;
-use simd_json::tape::{Node, Tape, Value};
+use simd_json::tape::Value;
 
 use crate::error::DecodeError;
 use crate::event::{Candle, Event, SeedQuantity, Ticker};
 use crate::exchanges::json::{
-    bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of,
+    bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of, with_tape,
 };
 use crate::exchanges::{DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
 use crate::types::Interval;
@@ -52,12 +50,6 @@ struct Envelope<'t, 'i> {
     st: Option<Value<'t, 'i>>,
 }
 
-thread_local! {
-    /// The simd-json tape, kept per thread (corefeed is thread-per-core) so that its node vector
-    /// is reused from frame to frame instead of being allocated by every parse.
-    static TAPE: Cell<Vec<Node<'static>>> = const { Cell::new(Vec::new()) };
-}
-
 /// Decodes one Binance market-stream frame.
 ///
 /// Data frames return `Decoded::data(n, sent_ns)` after emitting `n` events; acks, venue errors
@@ -71,22 +63,6 @@ pub fn decode(
     with_tape(frame, &mut scratch.buffers, |root| {
         decode_root(ctx, root, sink)
     })
-}
-
-/// Parses `frame` into the thread's reusable tape and hands its root to `f`.
-fn with_tape<R>(
-    frame: &mut [u8],
-    buffers: &mut simd_json::Buffers,
-    f: impl FnOnce(Value<'_, '_>) -> Result<R, DecodeError>,
-) -> Result<R, DecodeError> {
-    let mut tape: Tape<'_> = Tape(TAPE.take()).reset();
-    let out = match simd_json::fill_tape(frame, buffers, &mut tape) {
-        Ok(()) if tape.0.is_empty() => Err(DecodeError::Json("empty document".into())),
-        Ok(()) => f(tape.as_value()),
-        Err(e) => Err(DecodeError::Json(e.to_string())),
-    };
-    TAPE.set(tape.reset::<'static>().0);
-    out
 }
 
 /// Control replies on the market socket.

@@ -16,23 +16,16 @@
 //! on every event. A `data` array with a malformed row still emits its good rows; the first
 //! row's error is then returned (the frame counts as a decode error).
 
-use std::cell::Cell;
-
 use simd_json::prelude::*;
-use simd_json::tape::{Node, Tape, Value};
+use simd_json::tape::Value;
 
 use crate::error::DecodeError;
 use crate::event::{Candle, Event, SeedQuantity, Ticker};
 use crate::exchanges::json::{
-    bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of,
+    bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of, with_tape,
 };
 use crate::exchanges::{DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
 use crate::types::{Interval, Symbol};
-
-thread_local! {
-    /// The simd-json tape, kept per thread so its node vector is reused from frame to frame.
-    static TAPE: Cell<Vec<Node<'static>>> = const { Cell::new(Vec::new()) };
-}
 
 /// The outermost object of a JSON frame, read in one pass over its keys.
 ///
@@ -70,22 +63,6 @@ pub fn decode(
     with_tape(frame, &mut scratch.buffers, |root| {
         decode_root(ctx, root, sink)
     })
-}
-
-/// Parses `frame` into the thread's reusable tape and hands its root to `f`.
-fn with_tape<R>(
-    frame: &mut [u8],
-    buffers: &mut simd_json::Buffers,
-    f: impl FnOnce(Value<'_, '_>) -> Result<R, DecodeError>,
-) -> Result<R, DecodeError> {
-    let mut tape: Tape<'_> = Tape(TAPE.take()).reset();
-    let out = match simd_json::fill_tape(frame, buffers, &mut tape) {
-        Ok(()) if tape.0.is_empty() => Err(DecodeError::Json("empty document".into())),
-        Ok(()) => f(tape.as_value()),
-        Err(e) => Err(DecodeError::Json(e.to_string())),
-    };
-    TAPE.set(tape.reset::<'static>().0);
-    out
 }
 
 fn decode_root(
