@@ -495,26 +495,7 @@ async fn candles_and_tickers_flow_from_simulator_to_redis_and_rabbitmq() {
     assert_eq!((code, body.contains("Not Found")), (404, true));
 
     // --- SIGTERM drains and exits cleanly.
-    let status = Command::new("kill")
-        .args(["-TERM", &corefeed.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let t0 = Instant::now();
-    let exit = loop {
-        if let Some(s) = corefeed.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "corefeed did not stop within 20 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(exit.success(), "exit {exit:?}; log:\n{log}");
-    assert!(log.contains("Publisher drained"), "log:\n{log}");
-    assert!(!log.contains("panicked"), "log:\n{log}");
+    stop_corefeed(&mut corefeed, &log_path);
 
     let _ = ch
         .exchange_delete(

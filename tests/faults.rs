@@ -152,25 +152,7 @@ fn listing_fallback_and_mass_disconnect_recovery() {
     assert_eq!(sim_connections(&sim), 12);
     assert_eq!(metric_sum(&m, "corefeed_decode_errors_total"), 0.0);
 
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &corefeed.0.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = corefeed.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        status.success(),
-        "log: {}",
-        std::fs::read_to_string(&log_path).unwrap_or_default()
-    );
+    stop_corefeed(&mut corefeed, &log_path);
     let _ = std::fs::remove_file(cfg);
 }
 
@@ -193,7 +175,7 @@ fn malformed_frames_are_counted_and_lose_no_good_data() {
     };
     let http_port = free_port();
     let cfg = write_config(&sim, http_port, &names, "");
-    let (mut corefeed, _log) = start_corefeed(&cfg, http_port);
+    let (mut corefeed, log_path) = start_corefeed(&cfg, http_port);
 
     let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();
     let mut con = redis.get_connection().expect("Redis on 127.0.0.1:6379");
@@ -283,17 +265,7 @@ fn malformed_frames_are_counted_and_lose_no_good_data() {
         "decode errors counted by corefeed vs malformed frames sent\n{m}"
     );
 
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &corefeed.0.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    while corefeed.0.try_wait().unwrap().is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    stop_corefeed(&mut corefeed, &log_path);
     let _ = std::fs::remove_file(cfg);
 }
 
@@ -322,7 +294,7 @@ fn a_silent_socket_is_redialled_alone() {
         &names,
         "[keepalive.okx]\nping_after_ms = 500\ndead_after_ms = 1500\n",
     );
-    let (mut corefeed, _log) = start_corefeed(&cfg, http_port);
+    let (mut corefeed, log_path) = start_corefeed(&cfg, http_port);
     for body in [
         r#"{"exchange":"binance","symbol":"BTCUSDT","interval":"1m"}"#,
         r#"{"exchange":"okx","symbol":"BTC-USDT","interval":"candle1m"}"#,
@@ -381,16 +353,6 @@ fn a_silent_socket_is_redialled_alone() {
         http_get(http_port, "/ready").map(|r| r.0) == Some(200)
     });
 
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &corefeed.0.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    while corefeed.0.try_wait().unwrap().is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    stop_corefeed(&mut corefeed, &log_path);
     let _ = std::fs::remove_file(cfg);
 }

@@ -234,3 +234,32 @@ pub fn http_get_auth(port: u16, path: &str, token: &str) -> Option<(u16, String)
     let code = buf.split(' ').nth(1)?.parse().ok()?;
     Some((code, buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
 }
+
+/// Sends SIGTERM and waits (20 s at most) for a clean exit: status 0 after draining.
+/// Returns the process log for further checks.
+pub fn stop_corefeed(corefeed: &mut Proc, log_path: &std::path::Path) -> String {
+    let sent = Command::new("kill")
+        .args(["-TERM", &corefeed.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "could not signal corefeed");
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = corefeed.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "corefeed did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    assert!(status.success(), "exit {status:?}; log:\n{log}");
+    assert!(
+        log.contains("Publisher drained"),
+        "no drain in the log:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "a thread panicked:\n{log}");
+    log
+}
