@@ -53,6 +53,8 @@ pub struct CoreConfig {
     pub prices: PricesConfig,
     #[serde(default)]
     pub socket: SocketConfig,
+    #[serde(default)]
+    pub users: UsersConfig,
     /// Per-provider endpoint overrides: `[endpoints.binanceUsdm] ws = "…", rest = "…"`.
     #[serde(default)]
     pub endpoints: BTreeMap<String, Endpoint>,
@@ -220,8 +222,74 @@ impl Default for SocketConfig {
 pub struct Endpoint {
     /// WebSocket base URL; the adapter appends the venue's paths.
     pub ws: Option<String>,
-    /// REST base URL (listings).
+    /// REST base URL (listings; Binance futures listen keys).
     pub rest: Option<String>,
+    /// User-stream WebSocket: Binance spot WS-API URL, Binance futures user-stream base, OKX
+    /// private URL (global host).
+    pub user_ws: Option<String>,
+    /// OKX private URL for `okxSource: "my"` (EEA host).
+    pub user_ws_eea: Option<String>,
+    /// OKX private URL for `okxSource: "app"` (US host).
+    pub user_ws_us: Option<String>,
+}
+
+/// User streams (`usersStreamAction` rooms). Defaults are the seed's (seed-contract §3.1, §7).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsersConfig {
+    /// Consume `usersStreamAction` and run user streams at all.
+    pub enabled: bool,
+    /// Queue (and routing key on `commands.exchange`) of room commands.
+    pub queue: String,
+    pub prefetch: u16,
+    /// Providers whose rooms may open (empty: every provider with a user stream in this build).
+    pub providers: Vec<String>,
+    /// Pause after each open, per exchange family (seed `paceMsFor`).
+    pub pace_binance_ms: u64,
+    pub pace_okx_ms: u64,
+    /// `force restart stream`: pause between closing and re-opening.
+    pub restart_pause_ms: u64,
+    /// Auth breaker: `auth_strikes` strikes within `auth_window_ms` trip it.
+    pub auth_strikes: u32,
+    pub auth_window_ms: u64,
+    /// First cooldown, doubled per consecutive trip up to the max (seed 30 min → 24 h).
+    pub auth_cooldown_ms: u64,
+    pub auth_cooldown_max_ms: u64,
+    /// Flap alert: this many reconnects within the window ⇒ `userStreamFlap` once.
+    pub flap_threshold: u32,
+    pub flap_window_ms: u64,
+    /// Binance futures: listen-key keepalive period (validity is 60 min).
+    pub listen_key_keepalive_s: u64,
+    pub subscribe_timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    /// OKX derivatives: also subscribe `positions` (position messages on RabbitMQ and Redis).
+    pub okx_positions: bool,
+}
+
+impl Default for UsersConfig {
+    fn default() -> Self {
+        UsersConfig {
+            enabled: true,
+            queue: "usersStreamAction".into(),
+            prefetch: 10,
+            providers: Vec::new(),
+            pace_binance_ms: 1000,
+            pace_okx_ms: 650,
+            restart_pause_ms: 250,
+            auth_strikes: 3,
+            auth_window_ms: 600_000,
+            auth_cooldown_ms: 1_800_000,
+            auth_cooldown_max_ms: 86_400_000,
+            flap_threshold: 4,
+            flap_window_ms: 600_000,
+            listen_key_keepalive_s: 1800,
+            subscribe_timeout_ms: 15_000,
+            backoff_base_ms: 1000,
+            backoff_cap_ms: 60_000,
+            okx_positions: true,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -323,6 +391,54 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let u = &self.core.users;
+        for (i, p) in u.providers.iter().enumerate() {
+            match p.parse::<Provider>() {
+                Ok(pr) if corefeed_shards::session::private::has_user_stream(pr) => {}
+                Ok(_) => {
+                    return Err(invalid(
+                        format!("users.providers[{i}]"),
+                        format!("{p:?} has no user stream in this build (binance, binanceUsdm, binanceCoinm, okx, okxLinear and okxInverse do)"),
+                    ))
+                }
+                Err(_) => {
+                    return Err(invalid(
+                        format!("users.providers[{i}]"),
+                        format!("unknown provider {p:?}"),
+                    ))
+                }
+            }
+        }
+        for (key, v, min) in [
+            ("users.auth_cooldown_ms", u.auth_cooldown_ms, 1000),
+            ("users.auth_window_ms", u.auth_window_ms, 1000),
+            ("users.flap_window_ms", u.flap_window_ms, 1000),
+            ("users.listen_key_keepalive_s", u.listen_key_keepalive_s, 1),
+            ("users.subscribe_timeout_ms", u.subscribe_timeout_ms, 100),
+            ("users.backoff_base_ms", u.backoff_base_ms, 1),
+        ] {
+            if v < min {
+                return Err(invalid(key, format!("must be at least {min}")));
+            }
+        }
+        if u.listen_key_keepalive_s >= 3600 {
+            return Err(invalid(
+                "users.listen_key_keepalive_s",
+                "must be below 3600: Binance listen keys expire 60 min after the last keepalive",
+            ));
+        }
+        if u.auth_cooldown_max_ms < u.auth_cooldown_ms {
+            return Err(invalid(
+                "users.auth_cooldown_max_ms",
+                "must be at least users.auth_cooldown_ms",
+            ));
+        }
+        if u.auth_strikes == 0 || u.flap_threshold == 0 {
+            return Err(invalid(
+                "users.auth_strikes",
+                "users.auth_strikes and users.flap_threshold must be at least 1",
+            ));
+        }
         let r = &self.core.runtime;
         if r.ring_capacity < 1024 {
             return Err(invalid(
@@ -552,6 +668,29 @@ impl Config {
             Provider::BinanceUsdm => b::USDM_REST.into(),
             Provider::BinanceCoinm => b::COINM_REST.into(),
             _ => o::REST.into(),
+        }
+    }
+
+    /// User-stream WebSocket URL of a room: Binance spot WS-API, Binance futures user-stream
+    /// base, or the OKX private URL its `okxSource` selects (`my` EEA, `app` US).
+    pub fn user_ws(&self, p: Provider, okx_source: Option<&str>) -> String {
+        let p = p.real();
+        let e = self.core.endpoints.get(p.as_str());
+        let pick = |f: fn(&Endpoint) -> Option<String>| e.and_then(f);
+        let configured = match (p.exchange(), okx_source) {
+            (Exchange::Okx, Some("my")) => pick(|e| e.user_ws_eea.clone()),
+            (Exchange::Okx, Some("app")) => pick(|e| e.user_ws_us.clone()),
+            _ => pick(|e| e.user_ws.clone()),
+        };
+        if let Some(u) = configured {
+            return u;
+        }
+        use corefeed_shards::exchanges::{binance::auth as b, okx::auth as o};
+        match p {
+            Provider::Binance => b::WS_API_URL.into(),
+            Provider::BinanceUsdm => "wss://fstream.binance.com".into(),
+            Provider::BinanceCoinm => "wss://dstream.binance.com".into(),
+            _ => o::private_url(okx_source, false).into(),
         }
     }
 

@@ -31,11 +31,16 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let notify = Arc::new(Notify::new());
     let wake: Arc<dyn Wake> = Arc::new(NotifyWake(notify.clone()));
     let (mut txs, mut rxs) = (Vec::new(), Vec::new());
+    let (mut utxs, mut urxs) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let (tx, rx) = ring::ring(cfg.core.runtime.ring_capacity, wake.clone());
         txs.push(tx);
         rxs.push(rx);
+        let (tx, rx) = ring::user_ring(4096, wake.clone());
+        utxs.push(tx);
+        urxs.push(rx);
     }
+    let (report_tx, report_rx) = crossbeam_channel::unbounded();
 
     let pub_metrics = Arc::new(PublisherMetrics::new());
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -44,6 +49,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.publisher.clone(),
         PublisherInputs {
             rings: rxs,
+            user_rings: urxs,
             wake: notify,
             commands: pub_cmd_rx,
             shutdown: shutdown.clone(),
@@ -62,14 +68,19 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         keepalive: cfg.keepalive_overrides(),
     };
     let mut shards = Vec::with_capacity(n);
-    for (i, tx) in txs.into_iter().enumerate() {
+    for (i, (tx, utx)) in txs.into_iter().zip(utxs).enumerate() {
         let sc = ShardConfig {
             id: i as u16,
             cpu: cfg.shard_cpu(i),
             control_poll: Duration::from_millis(cfg.core.runtime.control_poll_ms),
             tuning: tuning.clone(),
         };
-        shards.push(shard::spawn(sc, tx, governor.clone()).context("starting shards")?);
+        let out = shard::ShardOutputs {
+            ring: tx,
+            user_ring: utx,
+            reports: report_tx.clone(),
+        };
+        shards.push(shard::spawn(sc, out, governor.clone()).context("starting shards")?);
     }
     info!(shards = n, shard_cpus = ?(0..n).map(|i| cfg.shard_cpu(i)).collect::<Vec<_>>(),
         publisher_cpu = ?cfg.publisher_cpu(), "corefeed started.");
@@ -78,10 +89,18 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.clone(),
         shards.iter().map(|s| s.commands.clone()).collect(),
     );
+    let rooms = control::rooms::Rooms::new(
+        cfg.clone(),
+        shards.iter().map(|s| s.commands.clone()).collect(),
+        pub_cmd_tx.clone(),
+    );
+    let rooms_metrics = rooms.metrics.clone();
     let state = Arc::new(ControlState {
         cfg: cfg.clone(),
         started: Instant::now(),
         prices: Mutex::new(registry),
+        rooms: Mutex::new(rooms),
+        rooms_metrics,
         shards: shards.iter().map(|s| s.stats.clone()).collect(),
         publisher: pub_metrics,
         governor,
@@ -94,7 +113,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot build the control plane's tokio runtime")?;
-    let control_result = rt.block_on(control_plane(cfg.clone(), state.clone()));
+    let control_result = rt.block_on(control_plane(cfg.clone(), state.clone(), report_rx));
     drop(pub_cmd_tx);
 
     // Stop: sockets first (no new frames), then the publisher drains the rings and flushes.
@@ -124,7 +143,11 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 }
 
 /// The control plane until a stop signal: HTTP, commands, listings, registry flushes.
-async fn control_plane(cfg: Arc<Config>, state: Arc<ControlState>) -> anyhow::Result<()> {
+async fn control_plane(
+    cfg: Arc<Config>,
+    state: Arc<ControlState>,
+    reports: crossbeam_channel::Receiver<corefeed_shards::session::private::UserReport>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.core.http.listen)
         .await
         .with_context(|| {
@@ -148,6 +171,28 @@ async fn control_plane(cfg: Arc<Config>, state: Arc<ControlState>) -> anyhow::Re
     }
     if cfg.core.prices.tickers {
         tokio::spawn(refresh_listings(cfg.clone(), state.clone()));
+    }
+    if cfg.core.users.enabled {
+        if cfg.core.commands.enabled {
+            tokio::spawn(control::commands::run_user_consumer(
+                cfg.clone(),
+                state.clone(),
+            ));
+        }
+        // Rooms: paced opens, restarts, self-heals, and the sessions' reports.
+        let st = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let mut rooms = st.rooms.lock().unwrap_or_else(|p| p.into_inner());
+                while let Ok(r) = reports.try_recv() {
+                    rooms.report(r);
+                }
+                rooms.tick();
+            }
+        });
     }
     let st = state.clone();
     tokio::spawn(async move {

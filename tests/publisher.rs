@@ -268,6 +268,7 @@ fn publishes_every_field_filters_open_candles_and_drains_on_shutdown() {
         test_config(&exchange),
         PublisherInputs {
             rings: vec![c0, c1],
+            user_rings: vec![],
             wake: wake.clone(),
             commands: cmd_rx,
             shutdown: shutdown.clone(),
@@ -521,6 +522,7 @@ fn redis_outage_buffers_then_counts_what_could_not_be_flushed() {
         cfg,
         PublisherInputs {
             rings: vec![c0],
+            user_rings: vec![],
             wake: Arc::new(tokio::sync::Notify::new()),
             commands: rx,
             shutdown: shutdown.clone(),
@@ -554,6 +556,7 @@ fn invalid_config_stops_with_the_key() {
         cfg,
         PublisherInputs {
             rings: vec![],
+            user_rings: vec![],
             wake: Arc::new(tokio::sync::Notify::new()),
             commands: rx,
             shutdown: Arc::new(AtomicBool::new(true)),
@@ -586,6 +589,7 @@ fn measure_throughput() {
         cfg,
         PublisherInputs {
             rings: vec![c0],
+            user_rings: vec![],
             wake: wake.clone(),
             commands: rx,
             shutdown: shutdown.clone(),
@@ -665,6 +669,7 @@ fn declares_the_exchange_and_the_five_queues() {
         cfg,
         PublisherInputs {
             rings: vec![],
+            user_rings: vec![],
             wake: Arc::new(tokio::sync::Notify::new()),
             commands: rx,
             shutdown: shutdown.clone(),
@@ -724,6 +729,164 @@ fn declares_the_exchange_and_the_five_queues() {
         ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
             .await
             .unwrap();
+        let _ = conn.close(200, "bye".into()).await;
+    });
+}
+
+/// User events (issue 3): room channel, `userStreamInfo`, `stream:lastEventTime`, the `orders`
+/// hash with its expiry (HEXPIRE or the sweep's deadline), and the RabbitMQ `order` messages.
+#[test]
+fn user_events_reach_redis_state_and_rabbitmq() {
+    use corefeed_shards::event::{RoomTag, UserEnvelope, UserItem};
+    use corefeed_shards::exchanges::binance::user::normalize;
+    let id = uniq();
+    let exchange = format!("corefeed.test.{id}");
+    let room = format!("room-{id}");
+    let client_id = format!("D-TP-{id}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (conn, ch) = rt.block_on(amqp_queue(&exchange, &format!("q.{id}")));
+    let sub = Sub::start(vec![room.clone(), format!("userStreamInfo{room}")]);
+
+    // Two real frames of one order (fixture), with this run's client order id.
+    let fixture = include_str!("../shards/fixtures/binance/user/spot.jsonl");
+    let mut msgs = Vec::new();
+    for line in fixture.lines().take(3).filter(|l| !l.contains("PARTIALLY")) {
+        let line = line.replace("D-TP-abc123", &client_id);
+        normalize(Provider::Binance, &line, 0, &mut msgs).unwrap();
+    }
+    assert_eq!(msgs.len(), 2);
+    let tag = Arc::new(RoomTag {
+        room_id: room.clone(),
+        user_id: "user-1".into(),
+        provider: Provider::Binance,
+    });
+    let (mut up, uc) = rtrb::RingBuffer::<UserEnvelope>::new(64);
+    up.push(UserEnvelope {
+        room: tag.clone(),
+        item: UserItem::Subscribed { reconnect: false },
+        recv_ns: now_ns(),
+    })
+    .unwrap();
+    for m in &msgs {
+        up.push(UserEnvelope {
+            room: tag.clone(),
+            item: UserItem::Message(m.clone()),
+            recv_ns: now_ns(),
+        })
+        .unwrap();
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+    let metrics = Arc::new(PublisherMetrics::new());
+    let h = spawn(
+        test_config(&exchange),
+        PublisherInputs {
+            rings: vec![],
+            user_rings: vec![uc],
+            wake: Arc::new(tokio::sync::Notify::new()),
+            commands: cmd_rx,
+            shutdown: shutdown.clone(),
+        },
+        metrics.clone(),
+        None,
+    );
+    let got = sub.wait_for(3, |_| true);
+    let on_room: Vec<&String> = got.iter().filter(|(c, _)| *c == room).map(|(_, p)| p).collect();
+    assert_eq!(on_room, vec![&msgs[0].json, &msgs[1].json], "room channel");
+    assert!(got.contains(&(format!("userStreamInfo{room}"), format!("Subscribed to user {room}"))));
+
+    let client = redis::Client::open("redis://127.0.0.1:6379/").unwrap();
+    let mut r = client.get_connection().unwrap();
+    let score: Option<u64> = redis::cmd("ZSCORE")
+        .arg("stream:lastEventTime")
+        .arg(&room)
+        .query(&mut r)
+        .unwrap();
+    let now = corefeed_shards::event::now_ms();
+    assert!(score.is_some_and(|s| s <= now && s + 30_000 > now), "{score:?}");
+    let stored: Option<String> = redis::cmd("HGET").arg("orders").arg(&client_id).query(&mut r).unwrap();
+    assert_eq!(stored.as_deref(), Some(msgs[1].json.as_str()), "FILLED is the last write");
+    // FILLED ⇒ 300 s: either a field TTL (Redis ≥ 7.4) or the sweep's deadline.
+    let deadline: Option<u64> = redis::cmd("ZSCORE")
+        .arg("corefeed:orders:expiry")
+        .arg(&client_id)
+        .query(&mut r)
+        .unwrap();
+    match deadline {
+        Some(d) => assert!(d > now + 290_000 && d <= now + 300_000, "{d} vs {now}"),
+        None => {
+            let ttl: Vec<i64> = redis::cmd("HTTL")
+                .arg("orders")
+                .arg("FIELDS")
+                .arg(1)
+                .arg(&client_id)
+                .query(&mut r)
+                .unwrap();
+            assert!(ttl[0] > 290 && ttl[0] <= 300, "{ttl:?}");
+        }
+    }
+    // A closed room leaves the liveness set.
+    cmd_tx
+        .send(PublisherCommand::ForgetRoom { room_id: room.clone() })
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        let s: Option<u64> = redis::cmd("ZSCORE").arg("stream:lastEventTime").arg(&room).query(&mut r).unwrap();
+        if s.is_none() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "ZREM not done");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shutdown.store(true, Ordering::Release);
+    let rep = h.join().unwrap().unwrap();
+    assert_eq!(rep.dropped, 0);
+    let _: () = redis::cmd("HDEL").arg("orders").arg(&client_id).query(&mut r).unwrap();
+    let _: () = redis::cmd("ZREM").arg("corefeed:orders:expiry").arg(&client_id).query(&mut r).unwrap();
+
+    rt.block_on(async {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.len() < 3 && Instant::now() < deadline {
+            match ch
+                .basic_get(format!("q.{id}").as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+            {
+                Some(m) => seen.push(m),
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        assert_eq!(seen.len(), 3);
+        let keys: Vec<String> = seen.iter().map(|m| m.delivery.routing_key.to_string()).collect();
+        let room_key = room.replace('.', "_");
+        assert_eq!(
+            keys,
+            vec![
+                format!("status.binance.{room_key}"),
+                format!("order.binance.{room_key}"),
+                format!("order.binance.{room_key}")
+            ]
+        );
+        for (m, msg) in seen[1..].iter().zip(&msgs) {
+            let body: Value = serde_json::from_slice(&m.delivery.data).unwrap();
+            assert_eq!(body["userId"], "user-1");
+            assert_eq!(body["roomId"], json!(room));
+            assert_eq!(body["provider"], "binance");
+            let data: Value = serde_json::from_str(&msg.json).unwrap();
+            assert_eq!(body["data"], data, "data is the Redis payload");
+            let p = &m.delivery.properties;
+            assert_eq!(p.message_id().as_ref().map(|s| s.to_string()), Some(msg.unique_message_id.clone()));
+            assert_eq!(*p.delivery_mode(), Some(2), "user kinds are persistent");
+            assert_eq!(p.kind().as_ref().map(|s| s.to_string()).as_deref(), Some("order"));
+        }
+        let status: Value = serde_json::from_slice(&seen[0].delivery.data).unwrap();
+        assert_eq!(status["data"], json!({"event":"subscribed","reconnect":false}));
+        let _ = ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
         let _ = conn.close(200, "bye".into()).await;
     });
 }

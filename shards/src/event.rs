@@ -150,3 +150,36 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// User streams: low-rate, owned payloads on their own ring (never on the price hot path).
+// ---------------------------------------------------------------------------------------------
+
+/// A user-stream room as the publisher sees it: never any credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomTag {
+    /// The room id (`uuid` of the open command, or the seed's sha1 rule): the Redis channel.
+    pub room_id: String,
+    pub user_id: String,
+    pub provider: Provider,
+}
+
+/// What a user-stream session hands to the publisher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserItem {
+    /// One normalized account event: `PUBLISH <roomId>`, `stream:lastEventTime`, the `orders`
+    /// hash, and the RabbitMQ `order|balance|position|status` message.
+    Message(crate::exchanges::user::UserMessage),
+    /// The venue accepted the room's subscriptions (first open or after a reconnect):
+    /// `PUBLISH userStreamInfo<roomId> "Subscribed to user <roomId>"` (consumers reconcile).
+    Subscribed { reconnect: bool },
+}
+
+/// One item on a shard's user ring.
+#[derive(Clone, Debug)]
+pub struct UserEnvelope {
+    pub room: std::sync::Arc<RoomTag>,
+    pub item: UserItem,
+    /// When the frame was read (ns since the epoch).
+    pub recv_ns: u64,
+}

@@ -53,3 +53,36 @@ pub fn ring(capacity: usize, wake: Arc<dyn Wake>) -> (RingTx, rtrb::Consumer<Env
     let (p, c) = rtrb::RingBuffer::new(capacity.max(2));
     (RingTx::new(p, wake), c)
 }
+
+/// The user-event ring of a shard: owned payloads (account events are rare and large), the
+/// same never-drop rule: a full ring makes the session wait.
+pub struct UserRingTx {
+    producer: rtrb::Producer<crate::event::UserEnvelope>,
+    wake: Arc<dyn Wake>,
+}
+
+impl UserRingTx {
+    #[inline]
+    pub fn try_push(
+        &mut self,
+        env: crate::event::UserEnvelope,
+    ) -> Result<(), crate::event::UserEnvelope> {
+        self.producer
+            .push(env)
+            .map_err(|rtrb::PushError::Full(e)| e)
+    }
+
+    #[inline]
+    pub fn wake(&self) {
+        self.wake.wake();
+    }
+}
+
+/// Creates a user ring of `capacity` items.
+pub fn user_ring(
+    capacity: usize,
+    wake: Arc<dyn Wake>,
+) -> (UserRingTx, rtrb::Consumer<crate::event::UserEnvelope>) {
+    let (producer, c) = rtrb::RingBuffer::new(capacity.max(2));
+    (UserRingTx { producer, wake }, c)
+}

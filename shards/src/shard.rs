@@ -2,7 +2,8 @@
 //! messages arrive over crossbeam-channel; events leave through the shard's ring.
 //! Imports crate::{ring, session, stats}.
 
-use crate::ring::RingTx;
+use crate::ring::{RingTx, UserRingTx};
+use crate::session::private::{self, UserCmd, UserReport, UserSpec};
 use crate::session::governor::Governor;
 use crate::session::socket::{self, ShardCtx, SocketCmd, SocketTuning};
 use crate::session::{SocketKey, SocketSpec, Topic};
@@ -25,6 +26,10 @@ pub enum ShardCommand {
     AddTopics(SocketKey, Vec<Topic>),
     RemoveTopics(SocketKey, Vec<Topic>),
     Close(SocketKey),
+    /// Open a user-stream room (replacing a session of the same room id).
+    OpenUser(Box<UserSpec>),
+    /// Close a user-stream room's session.
+    CloseUser(String),
     /// Close every socket and stop the executor.
     Shutdown,
 }
@@ -57,11 +62,24 @@ pub enum ShardError {
     },
 }
 
+/// What a shard writes to: its price ring, its user ring, and the control plane's report
+/// channel for user-stream sessions.
+pub struct ShardOutputs {
+    pub ring: RingTx,
+    pub user_ring: UserRingTx,
+    pub reports: crossbeam_channel::Sender<UserReport>,
+}
+
 pub fn spawn(
     cfg: ShardConfig,
-    ring: RingTx,
+    out: ShardOutputs,
     governor: Arc<Governor>,
 ) -> Result<ShardHandle, ShardError> {
+    let ShardOutputs {
+        ring,
+        user_ring,
+        reports,
+    } = out;
     let (tx, rx) = crossbeam_channel::unbounded::<ShardCommand>();
     let stats = Arc::new(ShardStats::new(cfg.id));
     stats
@@ -76,7 +94,7 @@ pub fn spawn(
     let st = stats.clone();
     let join = LocalExecutorBuilder::new(placement)
         .name(&format!("shard-{id}"))
-        .spawn(move || async move { run(cfg, ring, governor, rx, st).await })
+        .spawn(move || async move { run(cfg, ring, user_ring, reports, governor, rx, st).await })
         .map_err(|e| ShardError::Spawn {
             id,
             cpu,
@@ -93,6 +111,8 @@ pub fn spawn(
 async fn run(
     cfg: ShardConfig,
     ring: RingTx,
+    user_ring: UserRingTx,
+    reports: crossbeam_channel::Sender<UserReport>,
     governor: Arc<Governor>,
     rx: crossbeam_channel::Receiver<ShardCommand>,
     stats: Arc<ShardStats>,
@@ -105,7 +125,12 @@ async fn run(
         status: RefCell::new(HashMap::new()),
         tuning: cfg.tuning.clone(),
         wake_pending: std::cell::Cell::new(false),
+        user_ring: RefCell::new(user_ring),
+        user_counts: Default::default(),
+        users: RefCell::new(HashMap::new()),
     });
+    let mut rooms: HashMap<String, (UnboundedSender<UserCmd>, glommio::task::JoinHandle<()>)> =
+        HashMap::new();
     let mut sockets: HashMap<
         SocketKey,
         (UnboundedSender<SocketCmd>, glommio::task::JoinHandle<()>),
@@ -148,6 +173,25 @@ async fn run(
                         task.await;
                     }
                 }
+                ShardCommand::OpenUser(spec) => {
+                    let id = spec.room.room_id.clone();
+                    if let Some((tx, task)) = rooms.remove(&id) {
+                        // One session per room: the old one is closed before the new one dials.
+                        let _ = tx.unbounded_send(UserCmd::Close);
+                        task.await;
+                    }
+                    let (utx, urx) = unbounded();
+                    let task =
+                        glommio::spawn_local(private::run(*spec, ctx.clone(), reports.clone(), urx))
+                            .detach();
+                    rooms.insert(id, (utx, task));
+                }
+                ShardCommand::CloseUser(id) => {
+                    if let Some((tx, task)) = rooms.remove(&id) {
+                        let _ = tx.unbounded_send(UserCmd::Close);
+                        task.await;
+                    }
+                }
                 ShardCommand::Shutdown => shutting_down = true,
             }
         }
@@ -161,6 +205,7 @@ async fn run(
         if now.duration_since(last_tick) >= Duration::from_secs(1) {
             last_tick = now;
             sockets.retain(|_, (tx, _)| tx.unbounded_send(SocketCmd::Tick).is_ok());
+            rooms.retain(|_, (tx, _)| tx.unbounded_send(UserCmd::Tick).is_ok());
         }
         if now.duration_since(last_flush) >= Duration::from_millis(250) {
             last_flush = now;
@@ -173,13 +218,17 @@ async fn run(
         sockets = sockets.len(),
         "Shard stopping; closing sockets."
     );
-    let tasks: Vec<_> = sockets
+    let mut tasks: Vec<_> = sockets
         .drain()
         .map(|(_, (tx, task))| {
             let _ = tx.unbounded_send(SocketCmd::Close);
             task
         })
         .collect();
+    tasks.extend(rooms.drain().map(|(_, (tx, task))| {
+        let _ = tx.unbounded_send(UserCmd::Close);
+        task
+    }));
     let all = futures_util::future::join_all(tasks);
     if glommio::timer::timeout(Duration::from_secs(5), async { Ok(all.await) })
         .await
@@ -206,4 +255,12 @@ fn flush(ctx: &ShardCtx, stats: &ShardStats) {
     drop(ring);
     let snapshot: Vec<_> = ctx.status.borrow().values().cloned().collect();
     *stats.sockets.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
+    let users: Vec<_> = ctx.users.borrow().values().cloned().collect();
+    *stats.users.lock().unwrap_or_else(|p| p.into_inner()) = users;
+    stats
+        .user_events
+        .fetch_add(ctx.user_counts.events.take(), Ordering::Relaxed);
+    stats
+        .user_ring_full_waits
+        .fetch_add(ctx.user_counts.ring_full_waits.take(), Ordering::Relaxed);
 }

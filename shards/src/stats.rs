@@ -36,6 +36,11 @@ pub struct ShardStats {
     /// Wall-clock ms of the shard loop's last turn (for `/health`).
     pub heartbeat_ms: AtomicU64,
     pub sockets: Mutex<Vec<SocketStatus>>,
+    /// User-stream sessions of this shard (snapshot, flushed with the counters).
+    pub users: Mutex<Vec<UserStatus>>,
+    /// User events handed to the publisher, and waits on a full user ring.
+    pub user_events: AtomicU64,
+    pub user_ring_full_waits: AtomicU64,
 }
 
 impl ShardStats {
@@ -48,6 +53,9 @@ impl ShardStats {
             ring_free: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(crate::event::now_ms()),
             sockets: Mutex::new(Vec::new()),
+            users: Mutex::new(Vec::new()),
+            user_events: AtomicU64::new(0),
+            user_ring_full_waits: AtomicU64::new(0),
         }
     }
 
@@ -154,6 +162,47 @@ pub struct SocketStatus {
     /// Wall-clock ms of the last frame of any kind, and of the last data frame (0 = never).
     pub last_frame_ms: u64,
     pub last_data_ms: u64,
+    pub opened_ms: u64,
+    pub reconnects: u64,
+    pub last_error: Option<String>,
+}
+
+/// Where a user-stream session is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserState {
+    /// Creating a listen key / dialling / logging in / waiting for the subscription acks.
+    Connecting,
+    /// Subscriptions accepted: account events flow.
+    Subscribed,
+    /// Waiting before the next attempt.
+    Backoff,
+    /// The venue rejected the credentials; waiting for the control plane's decision.
+    Rejected,
+}
+
+impl UserState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserState::Connecting => "connecting",
+            UserState::Subscribed => "subscribed",
+            UserState::Backoff => "backoff",
+            UserState::Rejected => "rejected",
+        }
+    }
+}
+
+/// A user-stream session's status for the admin API. Never holds secrets (no key, no listen
+/// key, no URL query).
+#[derive(Clone, Debug)]
+pub struct UserStatus {
+    pub room_id: String,
+    pub user_id: String,
+    pub provider: Provider,
+    pub shard: u16,
+    pub state: UserState,
+    /// Wall-clock ms of the last account event (0 = none yet).
+    pub last_event_ms: u64,
+    pub events: u64,
     pub opened_ms: u64,
     pub reconnects: u64,
     pub last_error: Option<String>,

@@ -61,11 +61,40 @@ fn uri(cfg: &Config) -> AMQPUri {
     }
 }
 
+/// Which command queue a consumer serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    Candles,
+    Users,
+}
+
+/// Handles one `usersStreamAction` body.
+pub fn handle_room_command(
+    state: &ControlState,
+    body: &[u8],
+) -> Result<super::rooms::Outcome, super::rooms::RoomError> {
+    let cmd = super::rooms::RoomCommand::parse(body)?;
+    state
+        .rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .command(cmd)
+}
+
 /// Consumes `candlesRequests` until the process stops, reconnecting with backoff.
 pub async fn run_candle_consumer(cfg: Arc<Config>, state: Arc<ControlState>) {
+    run_consumer(cfg, state, Queue::Candles).await
+}
+
+/// Consumes `usersStreamAction` until the process stops, reconnecting with backoff.
+pub async fn run_user_consumer(cfg: Arc<Config>, state: Arc<ControlState>) {
+    run_consumer(cfg, state, Queue::Users).await
+}
+
+async fn run_consumer(cfg: Arc<Config>, state: Arc<ControlState>, queue: Queue) {
     let mut delay = Duration::from_millis(500);
     loop {
-        match consume_once(&cfg, &state).await {
+        match consume_once(&cfg, &state, queue).await {
             Ok(()) => {
                 warn!("RabbitMQ command consumer ended; reconnecting.");
                 delay = Duration::from_millis(500);
@@ -81,8 +110,16 @@ pub async fn run_candle_consumer(cfg: Arc<Config>, state: Arc<ControlState>) {
     }
 }
 
-async fn consume_once(cfg: &Config, state: &ControlState) -> Result<(), lapin::Error> {
+async fn consume_once(cfg: &Config, state: &ControlState, queue: Queue) -> Result<(), lapin::Error> {
     let c = &cfg.core.commands;
+    let (qname, prefetch, tag) = match queue {
+        Queue::Candles => (c.candles_queue.as_str(), c.candles_prefetch, "corefeed-candles"),
+        Queue::Users => (
+            cfg.core.users.queue.as_str(),
+            cfg.core.users.prefetch,
+            "corefeed-users",
+        ),
+    };
     let conn = Connection::connect_uri(uri(cfg), ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
     ch.exchange_declare(
@@ -96,7 +133,7 @@ async fn consume_once(cfg: &Config, state: &ControlState) -> Result<(), lapin::E
     )
     .await?;
     ch.queue_declare(
-        c.candles_queue.as_str().into(),
+        qname.into(),
         QueueDeclareOptions {
             durable: true,
             ..Default::default()
@@ -105,24 +142,23 @@ async fn consume_once(cfg: &Config, state: &ControlState) -> Result<(), lapin::E
     )
     .await?;
     ch.queue_bind(
-        c.candles_queue.as_str().into(),
+        qname.into(),
         c.exchange.as_str().into(),
-        c.candles_queue.as_str().into(),
+        qname.into(),
         QueueBindOptions::default(),
         FieldTable::default(),
     )
     .await?;
-    ch.basic_qos(c.candles_prefetch, BasicQosOptions::default())
-        .await?;
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
     let mut consumer = ch
         .basic_consume(
-            c.candles_queue.as_str().into(),
-            "corefeed-candles".into(),
+            qname.into(),
+            tag.into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
         .await?;
-    info!(queue = %c.candles_queue, exchange = %c.exchange, "Consuming candle requests.");
+    info!(queue = %qname, exchange = %c.exchange, "Consuming commands.");
     state.metrics.command_consumer_up.store(1, Relaxed);
     while let Some(delivery) = consumer.next().await {
         let delivery = match delivery {
@@ -132,19 +168,37 @@ async fn consume_once(cfg: &Config, state: &ControlState) -> Result<(), lapin::E
                 return Err(e);
             }
         };
-        match handle_candle_request(state, &delivery.data) {
-            Ok(true) => state.metrics.candle_requests_added.fetch_add(1, Relaxed),
-            Ok(false) => state
-                .metrics
-                .candle_requests_duplicate
-                .fetch_add(1, Relaxed),
-            Err(error) => {
-                let n = state.metrics.candle_requests_invalid.fetch_add(1, Relaxed);
-                // Invalid requests are logged, but at most the first 100 and then every 1000th.
-                if n < 100 || n % 1000 == 0 {
-                    warn!(%error, invalid_so_far = n + 1, "Candle request refused; acked and skipped.");
+        match queue {
+            Queue::Candles => match handle_candle_request(state, &delivery.data) {
+                Ok(true) => state.metrics.candle_requests_added.fetch_add(1, Relaxed),
+                Ok(false) => state
+                    .metrics
+                    .candle_requests_duplicate
+                    .fetch_add(1, Relaxed),
+                Err(error) => {
+                    let n = state.metrics.candle_requests_invalid.fetch_add(1, Relaxed);
+                    // Invalid requests are logged, but at most the first 100 and then every 1000th.
+                    if n < 100 || n % 1000 == 0 {
+                        warn!(%error, invalid_so_far = n + 1, "Candle request refused; acked and skipped.");
+                    }
+                    0
                 }
-                0
+            },
+            Queue::Users => {
+                let rooms = &state.rooms_metrics;
+                match handle_room_command(state, &delivery.data) {
+                    Ok(outcome) => {
+                        tracing::debug!(?outcome, "Room command handled.");
+                        rooms.commands_ok.fetch_add(1, Relaxed)
+                    }
+                    Err(error) => {
+                        let n = rooms.commands_invalid.fetch_add(1, Relaxed);
+                        if n < 100 || n % 1000 == 0 {
+                            warn!(%error, invalid_so_far = n + 1, "Room command refused; acked and skipped.");
+                        }
+                        0
+                    }
+                }
             }
         };
         if let Some(reply_to) = delivery.properties.reply_to() {

@@ -29,7 +29,9 @@ pub fn router(state: S) -> Router {
             get(list_candles).post(add_candle).delete(remove_candle),
         )
         .route("/v1/sockets", get(sockets))
-        .route("/v1/rooms", get(rooms_not_yet).post(rooms_not_yet))
+        .route("/v1/rooms", get(list_rooms).post(open_room))
+        .route("/v1/rooms/{id}", axum::routing::delete(close_room))
+        .route("/v1/rooms/{id}/restart", axum::routing::post(restart_room))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health))
@@ -217,9 +219,85 @@ async fn remove_candle(State(st): State<S>, body: axum::body::Bytes) -> Response
     }
 }
 
-async fn rooms_not_yet() -> Response {
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "user-stream rooms are not implemented in this build yet",
-    )
+/// `GET /v1/rooms`: every room (provider, shard, state, last event time, reconnects); never
+/// a credential.
+async fn list_rooms(State(st): State<S>) -> Response {
+    let sessions = st.all_users();
+    let rows = st
+        .rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .rows(&sessions);
+    Json(json!({ "rooms": rows })).into_response()
+}
+
+fn room_result(
+    r: Result<super::rooms::Outcome, super::rooms::RoomError>,
+    st: &ControlState,
+) -> Response {
+    use super::rooms::Outcome;
+    match r {
+        Ok(outcome) => {
+            st.rooms_metrics.commands_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let code = match outcome {
+                Outcome::Opened => StatusCode::CREATED,
+                Outcome::Gated => StatusCode::CONFLICT,
+                Outcome::UnknownRoom | Outcome::NoSubscribers => StatusCode::NOT_FOUND,
+                Outcome::Restarting | Outcome::AlreadyRestarting => StatusCode::ACCEPTED,
+                _ => StatusCode::OK,
+            };
+            (code, Json(json!({ "result": outcome }))).into_response()
+        }
+        Err(e) => {
+            st.rooms_metrics.commands_invalid.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+    }
+}
+
+/// `POST /v1/rooms` with the open command itself (`{"event":"open stream","uuid",…,"data"}`)
+/// or its envelope (`{"payload":{…}}`).
+async fn open_room(State(st): State<S>, body: axum::body::Bytes) -> Response {
+    use super::rooms::{RoomCommand, RoomError};
+    let cmd = if body.starts_with(b"{\"payload\"") {
+        RoomCommand::parse(&body)
+    } else {
+        RoomCommand::parse_inner(&body)
+    };
+    let r = match cmd {
+        Ok(c @ RoomCommand::Open { .. }) => st
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .command(c),
+        Ok(_) => Err(RoomError::UnknownEvent(
+            "only \"open stream\" here; use DELETE /v1/rooms/{id} or POST /v1/rooms/{id}/restart".into(),
+        )),
+        Err(e) => Err(e),
+    };
+    room_result(r, &st)
+}
+
+async fn close_room(
+    State(st): State<S>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let r = st
+        .rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .command(super::rooms::RoomCommand::Close { room_id: id });
+    room_result(r, &st)
+}
+
+async fn restart_room(
+    State(st): State<S>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let r = st
+        .rooms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .command(super::rooms::RoomCommand::Restart { room_id: id });
+    room_result(r, &st)
 }

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod http;
 pub mod listing;
 pub mod prices;
+pub mod rooms;
 
 use crate::config::Config;
 use crate::publisher::PublisherMetrics;
@@ -35,6 +36,8 @@ pub struct ControlState {
     pub cfg: Arc<Config>,
     pub started: Instant,
     pub prices: Mutex<PriceRegistry>,
+    pub rooms: Mutex<rooms::Rooms>,
+    pub rooms_metrics: Arc<rooms::RoomMetrics>,
     pub shards: Vec<Arc<ShardStats>>,
     pub publisher: Arc<PublisherMetrics>,
     pub governor: Arc<Governor>,
@@ -50,6 +53,14 @@ impl ControlState {
             .collect();
         v.sort_by_key(|s| s.key);
         v
+    }
+
+    /// User-stream sessions of every shard.
+    pub fn all_users(&self) -> Vec<corefeed_shards::stats::UserStatus> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.users.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
     }
 
     /// Event loops that have not ticked within `max_ms`.
@@ -205,6 +216,44 @@ impl ControlState {
             ("corefeed_listed_markets", &m.listed_markets),
         ] {
             let _ = writeln!(out, "{name} {}", v.load(Relaxed));
+        }
+        let r = &self.rooms_metrics;
+        let _ = writeln!(out, "# HELP corefeed_room_commands_total usersStreamAction commands by result.\n# TYPE corefeed_room_commands_total counter");
+        for (name, v) in [
+            ("corefeed_room_commands_total{result=\"ok\"}", &r.commands_ok),
+            ("corefeed_room_commands_total{result=\"invalid\"}", &r.commands_invalid),
+            ("corefeed_room_opens_total", &r.opens),
+            ("corefeed_room_closes_total", &r.closes),
+            ("corefeed_room_restarts_total", &r.restarts),
+            ("corefeed_auth_strikes_total", &r.auth_strikes),
+            ("corefeed_auth_trips_total", &r.auth_trips),
+            ("corefeed_auth_gated_opens_total", &r.auth_gated),
+            ("corefeed_auth_recovered_total", &r.auth_recovered),
+            ("corefeed_user_stream_flaps_total", &r.flaps),
+            ("corefeed_room_self_heals_total", &r.self_heals),
+        ] {
+            let _ = writeln!(out, "{name} {}", v.load(Relaxed));
+        }
+        let mut by_state = std::collections::BTreeMap::new();
+        for u in self.all_users() {
+            *by_state
+                .entry((u.provider.as_str(), u.state.as_str()))
+                .or_insert(0u64) += 1;
+        }
+        let _ = writeln!(out, "# HELP corefeed_user_streams User-stream sessions by provider and state.\n# TYPE corefeed_user_streams gauge");
+        for ((p, st), n) in by_state {
+            let _ = writeln!(out, "corefeed_user_streams{{provider=\"{p}\",state=\"{st}\"}} {n}");
+        }
+        let _ = writeln!(out, "# TYPE corefeed_user_events_total counter");
+        for s in &self.shards {
+            let _ = writeln!(
+                out,
+                "corefeed_user_events_total{{shard=\"{}\"}} {}\ncorefeed_user_ring_full_waits_total{{shard=\"{}\"}} {}",
+                s.shard,
+                s.user_events.load(Relaxed),
+                s.shard,
+                s.user_ring_full_waits.load(Relaxed)
+            );
         }
         let _ = writeln!(
             out,

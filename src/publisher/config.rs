@@ -325,7 +325,9 @@ impl Default for PublisherSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SinksConfig {
-    /// Kinds published on Redis. Default `["candle", "ticker"]` (user kinds join with their issue).
+    /// Kinds published on Redis. Default: every kind the seed publishes (`order`, `balance`,
+    /// `position`, `candle`, `ticker`, `status`: the user kinds on the room channel, `status`
+    /// as `userStreamInfo<roomId>`).
     pub redis: Vec<String>,
     /// Kinds published on RabbitMQ. Default all six.
     pub amqp: Vec<String>,
@@ -334,7 +336,10 @@ pub struct SinksConfig {
 impl Default for SinksConfig {
     fn default() -> Self {
         SinksConfig {
-            redis: vec!["candle".into(), "ticker".into()],
+            redis: EventKind::ALL
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
             amqp: EventKind::ALL
                 .iter()
                 .map(|k| k.as_str().to_owned())
@@ -591,7 +596,7 @@ mod tests {
         c.validate().unwrap();
         let r = c.sinks.routes().unwrap();
         assert!(r.redis(EventKind::Candle) && r.redis(EventKind::Ticker));
-        assert!(!r.redis(EventKind::Order));
+        assert!(r.redis(EventKind::Order) && r.redis(EventKind::Balance));
         assert!(r.amqp(EventKind::Order) && r.amqp(EventKind::Candle));
     }
 

@@ -6,7 +6,8 @@
 //! AMQP bodies) or rewritten digit by digit the way JavaScript prints the number (Redis
 //! tickers, [`write_js_number`]); nothing goes through a float.
 
-use corefeed_shards::event::{Candle, Event, EventKind, SeedQuantity, Ticker};
+use corefeed_shards::event::{Candle, Event, EventKind, RoomTag, SeedQuantity, Ticker};
+use corefeed_shards::exchanges::user::{UserKind, UserMessage};
 use corefeed_shards::types::{write_js_number, Decimal, Exchange, Provider};
 
 /// One Redis `PUBLISH`: channel and payload text.
@@ -404,6 +405,70 @@ pub fn amqp_ticker(t: &Ticker, recv_ns: u64, out: &mut AmqpMessage) {
     b.extend_from_slice(b",\"eventTime\":");
     push_u64(b, t.event_time_ms);
     b.extend_from_slice(b"}}");
+}
+
+/// The routing kind of a normalized user message.
+pub fn user_kind(k: UserKind) -> EventKind {
+    match k {
+        UserKind::Order => EventKind::Order,
+        UserKind::Balance => EventKind::Balance,
+        UserKind::Position => EventKind::Position,
+        UserKind::Info => EventKind::Status,
+    }
+}
+
+/// The `eventTime` member of a seed payload (every user shape carries one), 0 when absent.
+fn event_time_of(json: &str) -> u64 {
+    json.find("\"eventTime\":")
+        .map(|i| &json[i + 12..])
+        .map(|t| {
+            t.bytes()
+                .take_while(u8::is_ascii_digit)
+                .fold(0u64, |a, d| a.saturating_mul(10).saturating_add((d - b'0') as u64))
+        })
+        .unwrap_or(0)
+}
+
+fn user_body_head(b: &mut Vec<u8>, room: &RoomTag, recv_ms: u64) {
+    b.extend_from_slice(b"{\"userId\":");
+    push_json_str(b, &room.user_id);
+    b.extend_from_slice(b",\"roomId\":");
+    push_json_str(b, &room.room_id);
+    b.extend_from_slice(b",\"provider\":");
+    push_json_str(b, room.provider.as_str());
+    b.extend_from_slice(b",\"timestamp\":");
+    push_u64(b, recv_ms);
+    b.extend_from_slice(b",\"data\":");
+}
+
+/// User message: routing key `<order|balance|position|status>.<provider>.<roomId>`, body
+/// `{"userId","roomId","provider","timestamp","data": <the exact Redis payload>}`,
+/// `message_id` = its `uniqueMessageId`; persistent (see [`delivery_mode`]).
+pub fn amqp_user(room: &RoomTag, msg: &UserMessage, recv_ns: u64, out: &mut AmqpMessage) {
+    let kind = user_kind(msg.kind);
+    let recv_ms = amqp_common(out, kind, event_time_of(&msg.json), recv_ns);
+    routing_key(&mut out.routing_key, kind, room.provider, &[&room.room_id]);
+    out.message_id.push_str(&msg.unique_message_id);
+    user_body_head(&mut out.body, room, recv_ms);
+    out.body.extend_from_slice(msg.json.as_bytes());
+    out.body.push(b'}');
+}
+
+/// The room's subscriptions were accepted: `status.<provider>.<roomId>` with
+/// `data: {"event":"subscribed","reconnect":bool}` (the RabbitMQ twin of `userStreamInfo`).
+pub fn amqp_user_subscribed(room: &RoomTag, reconnect: bool, recv_ns: u64, out: &mut AmqpMessage) {
+    let recv_ms = amqp_common(out, EventKind::Status, 0, recv_ns);
+    routing_key(&mut out.routing_key, EventKind::Status, room.provider, &[&room.room_id]);
+    out.message_id.push_str("subscribed:");
+    out.message_id.push_str(&room.room_id);
+    out.message_id.push(':');
+    out.message_id.push_str(itoa::Buffer::new().format(recv_ns));
+    user_body_head(&mut out.body, room, recv_ms);
+    out.body.extend_from_slice(if reconnect {
+        b"{\"event\":\"subscribed\",\"reconnect\":true}}"
+    } else {
+        b"{\"event\":\"subscribed\",\"reconnect\":false}}"
+    });
 }
 
 /// The RabbitMQ message of any event. User kinds (order/balance/position, a later issue) add an

@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use corefeed_shards::event::{now_ms, Envelope, EventKind};
+use corefeed_shards::event::{now_ms, Envelope, EventKind, UserEnvelope, UserItem};
+use corefeed_shards::exchanges::user::orders_hash_entry;
 use tokio::sync::Notify;
 
 pub use config::{
@@ -37,7 +38,7 @@ pub use config::{
 pub use metrics::PublisherMetrics;
 
 use amqp::AmqpSink;
-use encode::{amqp_event, push_json_escaped, redis_event};
+use encode::{amqp_event, amqp_user, amqp_user_subscribed, push_json_escaped, redis_event, user_kind};
 use metrics::{new_histograms, LatencySeries};
 use redis::RedisSink;
 
@@ -45,6 +46,8 @@ use redis::RedisSink;
 pub struct PublisherInputs {
     /// One SPSC ring per shard.
     pub rings: Vec<rtrb::Consumer<Envelope>>,
+    /// One user-event ring per shard (account events, subscription signals).
+    pub user_rings: Vec<rtrb::Consumer<UserEnvelope>>,
     /// Shards call `notify_one()` after pushing.
     pub wake: Arc<Notify>,
     /// Control-plane requests.
@@ -59,6 +62,8 @@ pub enum PublisherCommand {
     /// `PUBLISH channel payload` on Redis (e.g. a serviceLog event). Never dropped by the
     /// outage buffer; written in order with the events.
     Publish { channel: String, payload: String },
+    /// A room closed: `ZREM stream:lastEventTime <roomId>` (seed §7.1).
+    ForgetRoom { room_id: String },
 }
 
 /// What the publisher did, returned when it stops.
@@ -137,6 +142,112 @@ fn control(redis: &mut RedisSink, m: &PublisherMetrics, channel: &str, payload: 
     redis.push(s, m);
 }
 
+/// A Redis command other than PUBLISH, never dropped by the outage buffer.
+fn command(redis: &mut RedisSink, m: &PublisherMetrics, args: Vec<Vec<u8>>) {
+    let mut s = redis.slot();
+    s.args = args;
+    s.control = true;
+    s.recv_ns = 0;
+    s.sent_ns = 0;
+    redis.push(s, m);
+}
+
+/// One user-ring item → Redis (seed §4: PUBLISH on the room, `stream:lastEventTime`, the
+/// `orders` hash; `userStreamInfo` on subscription) and RabbitMQ (contract §4 user kinds).
+fn user_event(
+    redis: &mut RedisSink,
+    amqp: Option<&mut AmqpSink>,
+    routes: &SinkRoutes,
+    m: &PublisherMetrics,
+    env: UserEnvelope,
+    orders_written: &mut bool,
+) {
+    let room = &env.room;
+    match &env.item {
+        UserItem::Message(msg) => {
+            let kind = user_kind(msg.kind);
+            m.event_in(kind);
+            if routes.redis(kind) {
+                let mut s = redis.slot();
+                s.msg.channel.extend_from_slice(room.room_id.as_bytes());
+                s.msg.payload.extend_from_slice(msg.json.as_bytes());
+                s.control = true;
+                s.recv_ns = env.recv_ns;
+                s.sent_ns = 0;
+                redis.push(s, m);
+                command(
+                    redis,
+                    m,
+                    vec![
+                        b"ZADD".to_vec(),
+                        b"stream:lastEventTime".to_vec(),
+                        b"GT".to_vec(),
+                        now_ms().to_string().into_bytes(),
+                        room.room_id.as_bytes().to_vec(),
+                    ],
+                );
+                if let Some((field, ttl)) = orders_hash_entry(msg) {
+                    let field = field.key(&uuid_v4()).into_bytes();
+                    command(
+                        redis,
+                        m,
+                        vec![
+                            b"HSET".to_vec(),
+                            b"orders".to_vec(),
+                            field.clone(),
+                            msg.json.as_bytes().to_vec(),
+                        ],
+                    );
+                    command(
+                        redis,
+                        m,
+                        vec![b"@EXPIRE".to_vec(), field, ttl.to_string().into_bytes()],
+                    );
+                    *orders_written = true;
+                }
+            }
+            if let Some(a) = amqp.filter(|_| routes.amqp(kind)) {
+                let mut s = a.slot();
+                amqp_user(room, msg, env.recv_ns, &mut s.msg);
+                s.recv_ns = env.recv_ns;
+                s.sent_ns = 0;
+                a.push(s, m);
+            }
+        }
+        UserItem::Subscribed { reconnect } => {
+            m.event_in(EventKind::Status);
+            control(
+                redis,
+                m,
+                &format!("userStreamInfo{}", room.room_id),
+                &format!("Subscribed to user {}", room.room_id),
+            );
+            if let Some(a) = amqp.filter(|_| routes.amqp(EventKind::Status)) {
+                let mut s = a.slot();
+                amqp_user_subscribed(room, *reconnect, env.recv_ns, &mut s.msg);
+                s.recv_ns = env.recv_ns;
+                s.sent_ns = 0;
+                a.push(s, m);
+            }
+        }
+    }
+}
+
+/// A random (v4-shaped) UUID for liquidation fields of the `orders` hash (`liq_<uuid>`).
+fn uuid_v4() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(corefeed_shards::event::now_ns() as u128);
+    let a = h.finish();
+    let mut h2 = std::collections::hash_map::RandomState::new().build_hasher();
+    h2.write_u64(a);
+    let b = h2.finish();
+    let x = ((a as u128) << 64) | b as u128;
+    let x = (x & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let h = format!("{x:032x}");
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
 /// The `bootId` of the seed: `<role>-<pid>-<ms>-<generation>`.
 fn boot_id(role: PriceRole) -> String {
     let gen = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
@@ -194,6 +305,8 @@ async fn run(
     let alive_every = Duration::from_millis(p.alive_interval_ms);
     let idle_wait = Duration::from_millis(p.idle_wait_ms);
     let mut next_alive = Instant::now() + alive_every;
+    let mut next_sweep = Instant::now() + Duration::from_secs(1);
+    let mut orders_written = false;
     let mut hists = new_histograms();
     let mut next_export = Instant::now() + Duration::from_secs(1);
     let mut stop_deadline: Option<Instant> = None;
@@ -214,7 +327,49 @@ async fn run(
                     m.commands.fetch_add(1, Ordering::Relaxed);
                     control(&mut redis, &m, &channel, &payload);
                 }
+                PublisherCommand::ForgetRoom { room_id } => {
+                    m.commands.fetch_add(1, Ordering::Relaxed);
+                    command(
+                        &mut redis,
+                        &m,
+                        vec![
+                            b"ZREM".to_vec(),
+                            b"stream:lastEventTime".to_vec(),
+                            room_id.into_bytes(),
+                        ],
+                    );
+                }
             }
+        }
+        // User events: never held back by back-pressure (they are few and must not wait
+        // behind prices), never dropped by an overflow.
+        for ring in inputs.user_rings.iter_mut() {
+            while let Ok(env) = ring.pop() {
+                user_event(&mut redis, amqp.as_mut(), &routes, &m, env, &mut orders_written);
+            }
+        }
+        if now >= next_sweep {
+            // Servers without HEXPIRE: drop the `orders` fields whose expiry passed.
+            if redis.hexpire() == Some(false) {
+                command(
+                    &mut redis,
+                    &m,
+                    vec![
+                        b"EVAL".to_vec(),
+                        redis::ORDERS_SWEEP_LUA.as_bytes().to_vec(),
+                        b"2".to_vec(),
+                        b"orders".to_vec(),
+                        redis::ORDERS_EXPIRY_KEY.as_bytes().to_vec(),
+                        now_ms().to_string().into_bytes(),
+                    ],
+                );
+            }
+            next_sweep = now
+                + if orders_written {
+                    Duration::from_secs(1)
+                } else {
+                    Duration::from_secs(30)
+                };
         }
         if now >= next_alive {
             control(&mut redis, &m, "serviceLog", &alive);
@@ -278,7 +433,8 @@ async fn run(
             next_export = now + Duration::from_secs(1);
         }
 
-        let rings_empty = inputs.rings.iter().all(|r| r.is_empty());
+        let rings_empty = inputs.rings.iter().all(|r| r.is_empty())
+            && inputs.user_rings.iter().all(|r| r.is_empty());
         let amqp_idle = amqp.as_ref().is_none_or(|a| a.outstanding() == 0);
         if let Some(deadline) = stop_deadline {
             if rings_empty && redis.pending() == 0 && amqp_idle {
@@ -311,6 +467,7 @@ async fn run(
             amqp.as_ref()
                 .and_then(|a| a.next_attempt().filter(|_| a.pending() > 0)),
             Some(next_alive),
+            Some(next_sweep),
         ]
         .into_iter()
         .flatten()

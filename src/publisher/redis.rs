@@ -51,7 +51,7 @@ fn push_bulk(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+pub fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
     out.push(b'*');
     out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -73,7 +73,13 @@ pub struct RedisConn {
     io: BufStream<TcpStream>,
     line: Vec<u8>,
     timeout: Duration,
+    /// The server knows `HEXPIRE` (Redis ≥ 7.4); otherwise the `orders` field expiry is kept
+    /// by a sweep over [`ORDERS_EXPIRY_KEY`].
+    pub hexpire: bool,
 }
+
+/// ZSET of `orders` field → expiry deadline (ms), used when the server has no `HEXPIRE`.
+pub const ORDERS_EXPIRY_KEY: &str = "corefeed:orders:expiry";
 
 impl RedisConn {
     pub async fn connect(ep: &RedisEndpoint, timeout: Duration) -> Result<Self, RedisError> {
@@ -93,6 +99,7 @@ impl RedisConn {
             io: BufStream::with_capacity(64 * 1024, 64 * 1024, stream),
             line: Vec::with_capacity(256),
             timeout,
+            hexpire: false,
         };
         let mut cmd = Vec::new();
         let mut n = 0;
@@ -119,6 +126,20 @@ impl RedisConn {
         if let Some(reply) = rejected {
             return Err(RedisError::Auth { addr, reply });
         }
+        // Probe HEXPIRE on a key nobody uses: an unknown-command error means an older server.
+        let mut probe = Vec::new();
+        push_command(
+            &mut probe,
+            &[b"HEXPIRE", b"corefeed:probe", b"60", b"FIELDS", b"1", b"probe"],
+        );
+        let mut hexpire = true;
+        conn.round_trip(&probe, 1, |r| {
+            if r.is_err() {
+                hexpire = false;
+            }
+        })
+        .await?;
+        conn.hexpire = hexpire;
         Ok(conn)
     }
 
@@ -166,6 +187,35 @@ impl RedisConn {
                 .map(Reply::Int)
                 .ok_or_else(|| RedisError::Protocol(String::from_utf8_lossy(l).into_owned())),
             Some(b'+') => Ok(Reply::Status(&l[1..])),
+            Some(b'*') => {
+                // An array of simple replies (HEXPIRE answers one integer per field).
+                let n: i64 = std::str::from_utf8(&l[1..])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| RedisError::Protocol(String::from_utf8_lossy(l).into_owned()))?;
+                let mut elem = Vec::new();
+                for _ in 0..n.max(0) {
+                    elem.clear();
+                    self.io.read_until(b'\n', &mut elem).await?;
+                    if elem.first() == Some(&b'$') {
+                        // A bulk element: skip its body line too.
+                        let mut body = Vec::new();
+                        self.io.read_until(b'\n', &mut body).await?;
+                    }
+                }
+                Ok(Reply::Int(n))
+            }
+            Some(b'$') => {
+                let n: i64 = std::str::from_utf8(&l[1..])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(-1);
+                if n >= 0 {
+                    let mut body = Vec::new();
+                    self.io.read_until(b'\n', &mut body).await?;
+                }
+                Ok(Reply::Int(0))
+            }
             Some(b'-') => Ok(Reply::Error(&l[1..])),
             _ => Err(RedisError::Protocol(
                 String::from_utf8_lossy(l).chars().take(200).collect(),
@@ -180,8 +230,13 @@ pub(crate) struct PendingRedis {
     pub msg: RedisMessage,
     pub recv_ns: u64,
     pub sent_ns: u64,
-    /// Control-plane messages (serviceLog, commands) are never dropped on overflow.
+    /// Control-plane messages (serviceLog, commands) and user events are never dropped on
+    /// overflow.
     pub control: bool,
+    /// A command other than `PUBLISH` (user-stream state: ZADD, HSET, …) when not empty.
+    /// `[b"@EXPIRE", field, ttl_s]` is resolved when written: `HEXPIRE orders` on servers that
+    /// have it, else a deadline in [`ORDERS_EXPIRY_KEY`] for the sweep.
+    pub args: Vec<Vec<u8>>,
 }
 
 /// Most commands per pipeline.
@@ -227,6 +282,7 @@ impl RedisSink {
     pub fn recycle(&mut self, mut p: PendingRedis) {
         p.msg.clear();
         p.control = false;
+        p.args.clear();
         self.pool.push(p);
     }
 
@@ -289,8 +345,13 @@ impl RedisSink {
         while !self.pending.is_empty() {
             let n = self.pending.len().min(MAX_PIPELINE);
             self.out.clear();
+            let hexpire = self.conn.as_ref().is_some_and(|c| c.hexpire);
             for p in self.pending.iter().take(n) {
-                push_publish(&mut self.out, &p.msg.channel, &p.msg.payload);
+                if p.args.is_empty() {
+                    push_publish(&mut self.out, &p.msg.channel, &p.msg.payload);
+                } else {
+                    push_args(&mut self.out, &p.args, hexpire);
+                }
             }
             let conn = self.conn.as_mut().expect("connected");
             let mut cmd_errors = 0u64;
@@ -341,6 +402,11 @@ impl RedisSink {
         }
         m.redis_buffered.store(self.pending.len() as u64, Relaxed);
         done
+    }
+
+    /// Whether the connected server has `HEXPIRE` (`None` while disconnected).
+    pub fn hexpire(&self) -> Option<bool> {
+        self.conn.as_ref().map(|c| c.hexpire)
     }
 
     fn disconnect(&mut self, m: &PublisherMetrics, e: &RedisError) {
@@ -412,6 +478,39 @@ impl RedisSink {
         n
     }
 }
+
+/// Writes a generic command, resolving the `@EXPIRE` pseudo-command (see [`PendingRedis`]).
+fn push_args(out: &mut Vec<u8>, args: &[Vec<u8>], hexpire: bool) {
+    if args.first().map(Vec::as_slice) == Some(&b"@EXPIRE"[..]) && args.len() == 3 {
+        let (field, ttl) = (&args[1], &args[2]);
+        if hexpire {
+            push_command(out, &[b"HEXPIRE", b"orders", ttl, b"FIELDS", b"1", field]);
+        } else {
+            let ttl_s: u64 = std::str::from_utf8(ttl)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(300);
+            let deadline = corefeed_shards::event::now_ms() + ttl_s * 1000;
+            push_command(
+                out,
+                &[
+                    b"ZADD",
+                    ORDERS_EXPIRY_KEY.as_bytes(),
+                    itoa::Buffer::new().format(deadline).as_bytes(),
+                    field,
+                ],
+            );
+        }
+        return;
+    }
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    push_command(out, &refs);
+}
+
+/// Deletes the `orders` fields whose deadline passed (servers without `HEXPIRE`), atomically.
+pub const ORDERS_SWEEP_LUA: &str = "local f = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000) \
+if #f > 0 then redis.call('HDEL', KEYS[1], unpack(f)) redis.call('ZREM', KEYS[2], unpack(f)) end \
+return #f";
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,7 @@ pub fn free_port() -> u16 {
 pub struct Names {
     pub events_exchange: String,
     pub commands_exchange: String,
+    /// The candle queue; the rooms queue is `<commands_queue>.users`.
     pub commands_queue: String,
 }
 
@@ -120,19 +121,62 @@ enabled = false
         cq = n.commands_queue,
         ee = n.events_exchange,
     );
-    for (p, path) in [
-        ("binance", "binance/spot"),
-        ("binanceUsdm", "binance/usdm"),
-        ("binanceCoinm", "binance/coinm"),
-        ("okx", "okx"),
-        ("okxLinear", "okx"),
-        ("okxInverse", "okx"),
+    for (p, path, user) in [
+        ("binance", "binance/spot", "binance/spot/ws-api/v3"),
+        ("binanceUsdm", "binance/usdm", "binance/usdm"),
+        ("binanceCoinm", "binance/coinm", "binance/coinm"),
+        ("okx", "okx", "okx/ws/v5/private"),
+        ("okxLinear", "okx", "okx/ws/v5/private"),
+        ("okxInverse", "okx", "okx/ws/v5/private"),
     ] {
         text.push_str(&format!(
-            "[endpoints.{p}]\nws = \"ws://{sim}/{path}\"\nrest = \"http://{sim}/{path}\"\n"
+            "[endpoints.{p}]\nws = \"ws://{sim}/{path}\"\nrest = \"http://{sim}/{path}\"\nuser_ws = \"ws://{sim}/{user}\"\n"
         ));
+        if p.starts_with("okx") {
+            text.push_str(&format!(
+                "user_ws_eea = \"ws://{sim}/okx/eea/ws/v5/private\"\nuser_ws_us = \"ws://{sim}/okx/us/ws/v5/private\"\n"
+            ));
+        }
     }
-    text.push_str(extra);
+    // Rooms: this run's own command queue, fast pacing (the simulator has no connection
+    // limits); a test's own `[users]` keys join the same table.
+    let users = format!(
+        "[users]\nqueue = \"{}.users\"\npace_binance_ms = 50\npace_okx_ms = 50\nbackoff_base_ms = 100\nbackoff_cap_ms = 2000\n",
+        n.commands_queue
+    );
+    match extra.find("[users]\n") {
+        Some(i) => {
+            let mut keys: Vec<&str> = extra[i + 8..]
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .collect();
+            let own: Vec<String> = keys.iter().map(|l| l.split('=').next().unwrap_or("").trim().to_owned()).collect();
+            let mut merged = String::from("[users]\n");
+            for l in users.lines().skip(1) {
+                let k = l.split('=').next().unwrap_or("").trim();
+                if !own.iter().any(|o| o == k) {
+                    merged.push_str(l);
+                    merged.push('\n');
+                }
+            }
+            keys.retain(|l| !l.trim().is_empty());
+            for l in keys {
+                merged.push_str(l);
+                merged.push('\n');
+            }
+            let end = extra[i + 8..]
+                .find("\n[")
+                .map(|j| i + 8 + j + 1)
+                .unwrap_or(extra.len());
+            text.push_str(&extra[..i]);
+            text.push_str(&merged);
+            text.push_str(&extra[end..]);
+        }
+        None => {
+            text.push_str(&users);
+            text.push_str(extra);
+        }
+    }
     let path = std::env::temp_dir().join(format!(
         "corefeed-e2e-{}-{http_port}.toml",
         std::process::id()

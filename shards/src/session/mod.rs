@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod governor;
 pub mod pacer;
+pub mod private;
 pub mod socket;
 
 use crate::exchanges::{binance, okx};

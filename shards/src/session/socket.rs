@@ -89,6 +89,17 @@ pub struct ShardCtx {
     pub tuning: SocketTuning,
     /// Events were pushed since the publisher was last woken.
     pub wake_pending: std::cell::Cell<bool>,
+    /// User-stream sessions: their ring, counters and status by room id.
+    pub user_ring: RefCell<crate::ring::UserRingTx>,
+    pub user_counts: UserCounts,
+    pub users: RefCell<HashMap<String, crate::stats::UserStatus>>,
+}
+
+/// Shard-local user-stream counters (flushed with the others).
+#[derive(Default)]
+pub struct UserCounts {
+    pub events: std::cell::Cell<u64>,
+    pub ring_full_waits: std::cell::Cell<u64>,
 }
 
 enum Exit {

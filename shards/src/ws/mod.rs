@@ -73,6 +73,8 @@ pub struct WsUrl {
     pub port: u16,
     /// Path and query (`/stream?streams=…`).
     pub path: String,
+    /// What logs and errors show instead of the path when it carries a secret (a listen key).
+    pub log_path: Option<String>,
 }
 
 impl WsUrl {
@@ -110,12 +112,22 @@ impl WsUrl {
                 .to_owned(),
             port,
             path: path.to_owned(),
+            log_path: None,
         })
     }
 
     /// The path without its query string, safe to log.
     pub fn path_for_log(&self) -> &str {
-        self.path.split('?').next().unwrap_or("/")
+        match &self.log_path {
+            Some(p) => p,
+            None => self.path.split('?').next().unwrap_or("/"),
+        }
+    }
+
+    /// Marks the path as secret-bearing: logs and errors show `log_path` instead.
+    pub fn with_log_path(mut self, log_path: &str) -> Self {
+        self.log_path = Some(log_path.to_owned());
+        self
     }
 
     pub fn as_url(&self) -> String {
