@@ -28,7 +28,13 @@ fn main() {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    // Dependencies that log requests at debug/trace (ureq writes headers such as X-MBX-APIKEY
+    // and URLs with listen keys; the WebSocket and AMQP stacks dump frames) are capped at info
+    // whatever the level: secrets never reach a log line. RUST_LOG overrides for debugging a
+    // dependency on a machine without real credentials.
+    const QUIET: &str = ",ureq=warn,rustls=info,tungstenite=info,async_tungstenite=info,lapin=info,amq_protocol=info,hyper=info,axum=info,h2=info";
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level}{QUIET}")));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)

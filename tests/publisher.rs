@@ -795,9 +795,16 @@ fn user_events_reach_redis_state_and_rabbitmq() {
         None,
     );
     let got = sub.wait_for(3, |_| true);
-    let on_room: Vec<&String> = got.iter().filter(|(c, _)| *c == room).map(|(_, p)| p).collect();
+    let on_room: Vec<&String> = got
+        .iter()
+        .filter(|(c, _)| *c == room)
+        .map(|(_, p)| p)
+        .collect();
     assert_eq!(on_room, vec![&msgs[0].json, &msgs[1].json], "room channel");
-    assert!(got.contains(&(format!("userStreamInfo{room}"), format!("Subscribed to user {room}"))));
+    assert!(got.contains(&(
+        format!("userStreamInfo{room}"),
+        format!("Subscribed to user {room}")
+    )));
 
     let client = redis::Client::open("redis://127.0.0.1:6379/").unwrap();
     let mut r = client.get_connection().unwrap();
@@ -807,9 +814,20 @@ fn user_events_reach_redis_state_and_rabbitmq() {
         .query(&mut r)
         .unwrap();
     let now = corefeed_shards::event::now_ms();
-    assert!(score.is_some_and(|s| s <= now && s + 30_000 > now), "{score:?}");
-    let stored: Option<String> = redis::cmd("HGET").arg("orders").arg(&client_id).query(&mut r).unwrap();
-    assert_eq!(stored.as_deref(), Some(msgs[1].json.as_str()), "FILLED is the last write");
+    assert!(
+        score.is_some_and(|s| s <= now && s + 30_000 > now),
+        "{score:?}"
+    );
+    let stored: Option<String> = redis::cmd("HGET")
+        .arg("orders")
+        .arg(&client_id)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(
+        stored.as_deref(),
+        Some(msgs[1].json.as_str()),
+        "FILLED is the last write"
+    );
     // FILLED ⇒ 300 s: either a field TTL (Redis ≥ 7.4) or the sweep's deadline.
     let deadline: Option<u64> = redis::cmd("ZSCORE")
         .arg("corefeed:orders:expiry")
@@ -831,11 +849,17 @@ fn user_events_reach_redis_state_and_rabbitmq() {
     }
     // A closed room leaves the liveness set.
     cmd_tx
-        .send(PublisherCommand::ForgetRoom { room_id: room.clone() })
+        .send(PublisherCommand::ForgetRoom {
+            room_id: room.clone(),
+        })
         .unwrap();
     let t = Instant::now();
     loop {
-        let s: Option<u64> = redis::cmd("ZSCORE").arg("stream:lastEventTime").arg(&room).query(&mut r).unwrap();
+        let s: Option<u64> = redis::cmd("ZSCORE")
+            .arg("stream:lastEventTime")
+            .arg(&room)
+            .query(&mut r)
+            .unwrap();
         if s.is_none() {
             break;
         }
@@ -845,15 +869,26 @@ fn user_events_reach_redis_state_and_rabbitmq() {
     shutdown.store(true, Ordering::Release);
     let rep = h.join().unwrap().unwrap();
     assert_eq!(rep.dropped, 0);
-    let _: () = redis::cmd("HDEL").arg("orders").arg(&client_id).query(&mut r).unwrap();
-    let _: () = redis::cmd("ZREM").arg("corefeed:orders:expiry").arg(&client_id).query(&mut r).unwrap();
+    let _: () = redis::cmd("HDEL")
+        .arg("orders")
+        .arg(&client_id)
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("ZREM")
+        .arg("corefeed:orders:expiry")
+        .arg(&client_id)
+        .query(&mut r)
+        .unwrap();
 
     rt.block_on(async {
         let mut seen = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         while seen.len() < 3 && Instant::now() < deadline {
             match ch
-                .basic_get(format!("q.{id}").as_str().into(), BasicGetOptions { no_ack: true })
+                .basic_get(
+                    format!("q.{id}").as_str().into(),
+                    BasicGetOptions { no_ack: true },
+                )
                 .await
                 .unwrap()
             {
@@ -862,7 +897,10 @@ fn user_events_reach_redis_state_and_rabbitmq() {
             }
         }
         assert_eq!(seen.len(), 3);
-        let keys: Vec<String> = seen.iter().map(|m| m.delivery.routing_key.to_string()).collect();
+        let keys: Vec<String> = seen
+            .iter()
+            .map(|m| m.delivery.routing_key.to_string())
+            .collect();
         let room_key = room.replace('.', "_");
         assert_eq!(
             keys,
@@ -880,13 +918,24 @@ fn user_events_reach_redis_state_and_rabbitmq() {
             let data: Value = serde_json::from_str(&msg.json).unwrap();
             assert_eq!(body["data"], data, "data is the Redis payload");
             let p = &m.delivery.properties;
-            assert_eq!(p.message_id().as_ref().map(|s| s.to_string()), Some(msg.unique_message_id.clone()));
+            assert_eq!(
+                p.message_id().as_ref().map(|s| s.to_string()),
+                Some(msg.unique_message_id.clone())
+            );
             assert_eq!(*p.delivery_mode(), Some(2), "user kinds are persistent");
-            assert_eq!(p.kind().as_ref().map(|s| s.to_string()).as_deref(), Some("order"));
+            assert_eq!(
+                p.kind().as_ref().map(|s| s.to_string()).as_deref(),
+                Some("order")
+            );
         }
         let status: Value = serde_json::from_slice(&seen[0].delivery.data).unwrap();
-        assert_eq!(status["data"], json!({"event":"subscribed","reconnect":false}));
-        let _ = ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+        assert_eq!(
+            status["data"],
+            json!({"event":"subscribed","reconnect":false})
+        );
+        let _ = ch
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await;
         let _ = conn.close(200, "bye".into()).await;
     });
 }

@@ -110,10 +110,18 @@ async fn run_consumer(cfg: Arc<Config>, state: Arc<ControlState>, queue: Queue) 
     }
 }
 
-async fn consume_once(cfg: &Config, state: &ControlState, queue: Queue) -> Result<(), lapin::Error> {
+async fn consume_once(
+    cfg: &Config,
+    state: &ControlState,
+    queue: Queue,
+) -> Result<(), lapin::Error> {
     let c = &cfg.core.commands;
     let (qname, prefetch, tag) = match queue {
-        Queue::Candles => (c.candles_queue.as_str(), c.candles_prefetch, "corefeed-candles"),
+        Queue::Candles => (
+            c.candles_queue.as_str(),
+            c.candles_prefetch,
+            "corefeed-candles",
+        ),
         Queue::Users => (
             cfg.core.users.queue.as_str(),
             cfg.core.users.prefetch,

@@ -238,7 +238,9 @@ fn room_result(
     use super::rooms::Outcome;
     match r {
         Ok(outcome) => {
-            st.rooms_metrics.commands_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            st.rooms_metrics
+                .commands_ok
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let code = match outcome {
                 Outcome::Opened => StatusCode::CREATED,
                 Outcome::Gated => StatusCode::CONFLICT,
@@ -249,7 +251,9 @@ fn room_result(
             (code, Json(json!({ "result": outcome }))).into_response()
         }
         Err(e) => {
-            st.rooms_metrics.commands_invalid.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            st.rooms_metrics
+                .commands_invalid
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
     }
@@ -271,7 +275,8 @@ async fn open_room(State(st): State<S>, body: axum::body::Bytes) -> Response {
             .unwrap_or_else(|p| p.into_inner())
             .command(c),
         Ok(_) => Err(RoomError::UnknownEvent(
-            "only \"open stream\" here; use DELETE /v1/rooms/{id} or POST /v1/rooms/{id}/restart".into(),
+            "only \"open stream\" here; use DELETE /v1/rooms/{id} or POST /v1/rooms/{id}/restart"
+                .into(),
         )),
         Err(e) => Err(e),
     };

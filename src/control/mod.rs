@@ -220,8 +220,14 @@ impl ControlState {
         let r = &self.rooms_metrics;
         let _ = writeln!(out, "# HELP corefeed_room_commands_total usersStreamAction commands by result.\n# TYPE corefeed_room_commands_total counter");
         for (name, v) in [
-            ("corefeed_room_commands_total{result=\"ok\"}", &r.commands_ok),
-            ("corefeed_room_commands_total{result=\"invalid\"}", &r.commands_invalid),
+            (
+                "corefeed_room_commands_total{result=\"ok\"}",
+                &r.commands_ok,
+            ),
+            (
+                "corefeed_room_commands_total{result=\"invalid\"}",
+                &r.commands_invalid,
+            ),
             ("corefeed_room_opens_total", &r.opens),
             ("corefeed_room_closes_total", &r.closes),
             ("corefeed_room_restarts_total", &r.restarts),
@@ -242,7 +248,10 @@ impl ControlState {
         }
         let _ = writeln!(out, "# HELP corefeed_user_streams User-stream sessions by provider and state.\n# TYPE corefeed_user_streams gauge");
         for ((p, st), n) in by_state {
-            let _ = writeln!(out, "corefeed_user_streams{{provider=\"{p}\",state=\"{st}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "corefeed_user_streams{{provider=\"{p}\",state=\"{st}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# TYPE corefeed_user_events_total counter");
         for s in &self.shards {

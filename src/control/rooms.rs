@@ -27,16 +27,9 @@ use tracing::{info, warn};
 /// A `usersStreamAction` command, parsed.
 #[derive(Debug)]
 pub enum RoomCommand {
-    Open {
-        room_id: String,
-        creds: Credentials,
-    },
-    Close {
-        room_id: String,
-    },
-    Restart {
-        room_id: String,
-    },
+    Open { room_id: String, creds: Credentials },
+    Close { room_id: String },
+    Restart { room_id: String },
 }
 
 /// Why a room command was refused. Messages never contain credentials.
@@ -46,7 +39,9 @@ pub enum RoomError {
     Malformed(String),
     #[error("Not enough data: an open needs data.userId and data.api (key, secret, provider)")]
     NotEnoughData,
-    #[error("unknown event {0:?}; use \"open stream\", \"close stream\" or \"force restart stream\"")]
+    #[error(
+        "unknown event {0:?}; use \"open stream\", \"close stream\" or \"force restart stream\""
+    )]
     UnknownEvent(String),
     #[error("{0:?} is not a provider")]
     UnknownProvider(String),
@@ -96,7 +91,11 @@ impl RoomCommand {
     pub fn parse(body: &[u8]) -> Result<RoomCommand, RoomError> {
         let env: Envelope = serde_json::from_slice(body).map_err(|e| {
             // serde's message may quote a value: keep only where it failed.
-            RoomError::Malformed(format!("invalid JSON at line {} column {}", e.line(), e.column()))
+            RoomError::Malformed(format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
         })?;
         Self::from_raw(env.payload)
     }
@@ -104,7 +103,11 @@ impl RoomCommand {
     /// Parses the inner command (the admin API takes it without the envelope).
     pub fn parse_inner(body: &[u8]) -> Result<RoomCommand, RoomError> {
         let raw: RawCommand = serde_json::from_slice(body).map_err(|e| {
-            RoomError::Malformed(format!("invalid JSON at line {} column {}", e.line(), e.column()))
+            RoomError::Malformed(format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
         })?;
         Self::from_raw(raw)
     }
@@ -367,7 +370,13 @@ impl Rooms {
         }
     }
 
-    fn insert_and_queue(&mut self, room_id: String, creds: Credentials, refcount: u32, now: Instant) {
+    fn insert_and_queue(
+        &mut self,
+        room_id: String,
+        creds: Credentials,
+        refcount: u32,
+        now: Instant,
+    ) {
         let shard = room_shard(&room_id, self.shards.len());
         let tag = Arc::new(RoomTag {
             room_id: room_id.clone(),
@@ -483,7 +492,9 @@ impl Rooms {
                     break;
                 }
                 let Some(id) = q.pop_front() else { break };
-                let Some(r) = self.rooms.get(&id) else { continue };
+                let Some(r) = self.rooms.get(&id) else {
+                    continue;
+                };
                 if r.phase != Phase::Queued {
                     continue;
                 }
@@ -551,7 +562,11 @@ impl Rooms {
                 let window = Duration::from_millis(u.auth_window_ms);
                 let b = self.breakers.entry(id.clone()).or_default();
                 b.strikes.push_back(now);
-                while b.strikes.front().is_some_and(|t| now.duration_since(*t) > window) {
+                while b
+                    .strikes
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > window)
+                {
                     b.strikes.pop_front();
                 }
                 if b.strikes.len() as u32 >= u.auth_strikes {
@@ -741,13 +756,22 @@ mod tests {
             let got = RoomCommand::parse(c.input.as_bytes()).map(|cmd| match cmd {
                 RoomCommand::Open { room_id, creds } => format!(
                     "open {} {}",
-                    if room_id.len() == 40 { "sha1" } else { &room_id },
+                    if room_id.len() == 40 {
+                        "sha1"
+                    } else {
+                        &room_id
+                    },
                     creds.provider
                 ),
                 RoomCommand::Close { room_id } => format!("close {room_id}"),
                 RoomCommand::Restart { room_id } => format!("restart {room_id}"),
             });
-            assert_eq!(got.as_deref().map_err(|e| e.clone()), c.expected.clone(), "{}", c.input);
+            assert_eq!(
+                got.as_deref().map_err(|e| e.clone()),
+                c.expected.clone(),
+                "{}",
+                c.input
+            );
         }
         assert!(matches!(
             RoomCommand::parse(b"{not json"),

@@ -422,9 +422,9 @@ fn event_time_of(json: &str) -> u64 {
     json.find("\"eventTime\":")
         .map(|i| &json[i + 12..])
         .map(|t| {
-            t.bytes()
-                .take_while(u8::is_ascii_digit)
-                .fold(0u64, |a, d| a.saturating_mul(10).saturating_add((d - b'0') as u64))
+            t.bytes().take_while(u8::is_ascii_digit).fold(0u64, |a, d| {
+                a.saturating_mul(10).saturating_add((d - b'0') as u64)
+            })
         })
         .unwrap_or(0)
 }
@@ -458,7 +458,12 @@ pub fn amqp_user(room: &RoomTag, msg: &UserMessage, recv_ns: u64, out: &mut Amqp
 /// `data: {"event":"subscribed","reconnect":bool}` (the RabbitMQ twin of `userStreamInfo`).
 pub fn amqp_user_subscribed(room: &RoomTag, reconnect: bool, recv_ns: u64, out: &mut AmqpMessage) {
     let recv_ms = amqp_common(out, EventKind::Status, 0, recv_ns);
-    routing_key(&mut out.routing_key, EventKind::Status, room.provider, &[&room.room_id]);
+    routing_key(
+        &mut out.routing_key,
+        EventKind::Status,
+        room.provider,
+        &[&room.room_id],
+    );
     out.message_id.push_str("subscribed:");
     out.message_id.push_str(&room.room_id);
     out.message_id.push(':');

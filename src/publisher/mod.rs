@@ -38,7 +38,9 @@ pub use config::{
 pub use metrics::PublisherMetrics;
 
 use amqp::AmqpSink;
-use encode::{amqp_event, amqp_user, amqp_user_subscribed, push_json_escaped, redis_event, user_kind};
+use encode::{
+    amqp_event, amqp_user, amqp_user_subscribed, push_json_escaped, redis_event, user_kind,
+};
 use metrics::{new_histograms, LatencySeries};
 use redis::RedisSink;
 
@@ -245,7 +247,14 @@ fn uuid_v4() -> String {
     let x = ((a as u128) << 64) | b as u128;
     let x = (x & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let h = format!("{x:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The `bootId` of the seed: `<role>-<pid>-<ms>-<generation>`.
@@ -345,7 +354,14 @@ async fn run(
         // behind prices), never dropped by an overflow.
         for ring in inputs.user_rings.iter_mut() {
             while let Ok(env) = ring.pop() {
-                user_event(&mut redis, amqp.as_mut(), &routes, &m, env, &mut orders_written);
+                user_event(
+                    &mut redis,
+                    amqp.as_mut(),
+                    &routes,
+                    &m,
+                    env,
+                    &mut orders_written,
+                );
             }
         }
         if now >= next_sweep {

@@ -130,7 +130,14 @@ impl RedisConn {
         let mut probe = Vec::new();
         push_command(
             &mut probe,
-            &[b"HEXPIRE", b"corefeed:probe", b"60", b"FIELDS", b"1", b"probe"],
+            &[
+                b"HEXPIRE",
+                b"corefeed:probe",
+                b"60",
+                b"FIELDS",
+                b"1",
+                b"probe",
+            ],
         );
         let mut hexpire = true;
         conn.round_trip(&probe, 1, |r| {
@@ -508,7 +515,8 @@ fn push_args(out: &mut Vec<u8>, args: &[Vec<u8>], hexpire: bool) {
 }
 
 /// Deletes the `orders` fields whose deadline passed (servers without `HEXPIRE`), atomically.
-pub const ORDERS_SWEEP_LUA: &str = "local f = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000) \
+pub const ORDERS_SWEEP_LUA: &str =
+    "local f = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000) \
 if #f > 0 then redis.call('HDEL', KEYS[1], unpack(f)) redis.call('ZREM', KEYS[2], unpack(f)) end \
 return #f";
 

@@ -73,6 +73,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
 pub struct Names {
     pub events_exchange: String,
     pub commands_exchange: String,
@@ -139,44 +150,16 @@ enabled = false
         }
     }
     // Rooms: this run's own command queue, fast pacing (the simulator has no connection
-    // limits); a test's own `[users]` keys join the same table.
-    let users = format!(
+    // limits).
+    text.push_str(&format!(
         "[users]\nqueue = \"{}.users\"\npace_binance_ms = 50\npace_okx_ms = 50\nbackoff_base_ms = 100\nbackoff_cap_ms = 2000\n",
         n.commands_queue
-    );
-    match extra.find("[users]\n") {
-        Some(i) => {
-            let mut keys: Vec<&str> = extra[i + 8..]
-                .lines()
-                .take_while(|l| !l.starts_with('['))
-                .collect();
-            let own: Vec<String> = keys.iter().map(|l| l.split('=').next().unwrap_or("").trim().to_owned()).collect();
-            let mut merged = String::from("[users]\n");
-            for l in users.lines().skip(1) {
-                let k = l.split('=').next().unwrap_or("").trim();
-                if !own.iter().any(|o| o == k) {
-                    merged.push_str(l);
-                    merged.push('\n');
-                }
-            }
-            keys.retain(|l| !l.trim().is_empty());
-            for l in keys {
-                merged.push_str(l);
-                merged.push('\n');
-            }
-            let end = extra[i + 8..]
-                .find("\n[")
-                .map(|j| i + 8 + j + 1)
-                .unwrap_or(extra.len());
-            text.push_str(&extra[..i]);
-            text.push_str(&merged);
-            text.push_str(&extra[end..]);
-        }
-        None => {
-            text.push_str(&users);
-            text.push_str(extra);
-        }
-    }
+    ));
+    // The test's own keys win: a deep merge of `extra` over the base.
+    let mut base: toml::Table = text.parse().expect("base config is TOML");
+    let extra: toml::Table = extra.parse().expect("extra config is TOML");
+    merge(&mut base, extra);
+    let text = toml::to_string(&base).unwrap();
     let path = std::env::temp_dir().join(format!(
         "corefeed-e2e-{}-{http_port}.toml",
         std::process::id()
