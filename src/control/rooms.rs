@@ -283,7 +283,11 @@ impl Rooms {
 
     /// Applies one command (from RabbitMQ or the admin API).
     pub fn command(&mut self, cmd: RoomCommand) -> Result<Outcome, RoomError> {
-        let now = Instant::now();
+        self.command_at(cmd, Instant::now())
+    }
+
+    /// [`Rooms::command`] at a given instant (tests drive the clock).
+    pub fn command_at(&mut self, cmd: RoomCommand, now: Instant) -> Result<Outcome, RoomError> {
         match cmd {
             RoomCommand::Open { room_id, creds } => {
                 if !self.enabled(creds.provider) {
@@ -445,7 +449,10 @@ impl Rooms {
 
     /// Timers: paced opens, restarts, self-heals. Call every few tens of ms.
     pub fn tick(&mut self) {
-        let now = Instant::now();
+        self.tick_at(Instant::now())
+    }
+
+    pub fn tick_at(&mut self, now: Instant) {
         // Restarts whose pause ended go back to their family's queue.
         let due: Vec<String> = self
             .rooms
@@ -511,7 +518,10 @@ impl Rooms {
 
     /// A session's report.
     pub fn report(&mut self, rep: UserReport) {
-        let now = Instant::now();
+        self.report_at(rep, Instant::now())
+    }
+
+    pub fn report_at(&mut self, rep: UserReport, now: Instant) {
         let id = rep.room_id;
         let Some(room) = self.rooms.get(&id) else {
             return; // a late report of a closed room
@@ -777,6 +787,278 @@ mod tests {
             RoomCommand::parse(b"{not json"),
             Err(RoomError::Malformed(_))
         ));
+    }
+
+    struct World {
+        rooms: Rooms,
+        shard: crossbeam_channel::Receiver<ShardCommand>,
+        publish: crossbeam_channel::Receiver<PublisherCommand>,
+    }
+
+    fn world(extra: &str) -> World {
+        let cfg = crate::config::Config::from_toml(extra, "test.toml", |_| None).unwrap();
+        let (stx, srx) = crossbeam_channel::unbounded();
+        let (ptx, prx) = crossbeam_channel::unbounded();
+        World {
+            rooms: Rooms::new(Arc::new(cfg), vec![stx], ptx),
+            shard: srx,
+            publish: prx,
+        }
+    }
+
+    fn open(room: &str, secret: &str) -> RoomCommand {
+        RoomCommand::Open {
+            room_id: room.into(),
+            creds: Credentials::new("u1", Provider::BinanceUsdm, "key", secret, None),
+        }
+    }
+
+    fn shard_cmds(w: &World) -> Vec<String> {
+        w.shard
+            .try_iter()
+            .map(|c| match c {
+                ShardCommand::OpenUser(s) => format!("open {}", s.room.room_id),
+                ShardCommand::CloseUser(r) => format!("close {r}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn notices(w: &World) -> Vec<serde_json::Value> {
+        w.publish
+            .try_iter()
+            .filter_map(|c| match c {
+                PublisherCommand::Publish { payload, .. } => serde_json::from_str(&payload).ok(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn strike(w: &mut World, room: &str, at: Instant) {
+        w.rooms.report_at(
+            UserReport {
+                room_id: room.into(),
+                kind: ReportKind::AuthStrike {
+                    code: -2015,
+                    reason: "Invalid API-key".into(),
+                },
+            },
+            at,
+        );
+    }
+
+    #[test]
+    fn refcounts_paced_opens_and_non_overlapping_restarts() {
+        let mut w = world("[users]\npace_binance_ms = 1000\nrestart_pause_ms = 250\n");
+        let t0 = Instant::now();
+        assert_eq!(w.rooms.command_at(open("a", "s"), t0), Ok(Outcome::Opened));
+        assert_eq!(
+            w.rooms.command_at(open("a", "s"), t0),
+            Ok(Outcome::Referenced)
+        );
+        assert_eq!(w.rooms.command_at(open("b", "s"), t0), Ok(Outcome::Opened));
+        w.rooms.tick_at(t0);
+        // One open per family per pace interval.
+        assert_eq!(shard_cmds(&w), vec!["open a"]);
+        w.rooms.tick_at(t0 + Duration::from_millis(999));
+        assert!(shard_cmds(&w).is_empty());
+        w.rooms.tick_at(t0 + Duration::from_millis(1000));
+        assert_eq!(shard_cmds(&w), vec!["open b"]);
+        // Restart: close, pause, paced re-open; a second restart meanwhile is coalesced.
+        let t1 = t0 + Duration::from_secs(5);
+        let restart = || RoomCommand::Restart {
+            room_id: "a".into(),
+        };
+        assert_eq!(w.rooms.command_at(restart(), t1), Ok(Outcome::Restarting));
+        assert_eq!(
+            w.rooms.command_at(restart(), t1),
+            Ok(Outcome::AlreadyRestarting)
+        );
+        assert_eq!(shard_cmds(&w), vec!["close a"]);
+        w.rooms.tick_at(t1 + Duration::from_millis(100));
+        assert!(
+            shard_cmds(&w).is_empty(),
+            "no re-open before the pause ends"
+        );
+        w.rooms.tick_at(t1 + Duration::from_millis(250));
+        assert_eq!(shard_cmds(&w), vec!["open a"]);
+        // Two references: the first close releases, the second closes.
+        let close = || RoomCommand::Close {
+            room_id: "a".into(),
+        };
+        assert_eq!(w.rooms.command_at(close(), t1), Ok(Outcome::Released));
+        assert_eq!(w.rooms.command_at(close(), t1), Ok(Outcome::Closed));
+        assert_eq!(shard_cmds(&w), vec!["close a"]);
+        assert_eq!(w.rooms.command_at(close(), t1), Ok(Outcome::NoSubscribers));
+        assert!(w
+            .publish
+            .try_iter()
+            .any(|c| matches!(c, PublisherCommand::ForgetRoom { room_id } if room_id == "a")));
+    }
+
+    #[test]
+    fn breaker_ladder_gate_new_key_and_recovery() {
+        let mut w = world("[users]\npace_binance_ms = 0\n");
+        let min = Duration::from_secs(60);
+        let t0 = Instant::now();
+        w.rooms.command_at(open("r", "bad"), t0).unwrap();
+        w.rooms.tick_at(t0);
+        shard_cmds(&w);
+        // Two strikes do not trip; strikes older than the window do not count.
+        strike(&mut w, "r", t0);
+        strike(&mut w, "r", t0 + 11 * min);
+        strike(&mut w, "r", t0 + 12 * min);
+        assert!(
+            shard_cmds(&w).is_empty(),
+            "2 strikes in the window: still open"
+        );
+        strike(&mut w, "r", t0 + 13 * min);
+        assert_eq!(shard_cmds(&w), vec!["close r"]);
+        let n = notices(&w);
+        assert_eq!(n.len(), 1, "reported once: {n:?}");
+        assert_eq!(n[0]["userStreamAuthReject"]["exchangeUUID"], "r");
+        assert_eq!(n[0]["userStreamAuthReject"]["kind"], "authReject");
+        // Gated with the same credentials, once logged; not with new ones.
+        let t1 = t0 + 14 * min;
+        assert_eq!(w.rooms.command_at(open("r", "bad"), t1), Ok(Outcome::Gated));
+        assert_eq!(
+            w.rooms.command_at(open("r", " b a d "), t1),
+            Ok(Outcome::Gated),
+            "whitespace does not change the fingerprint"
+        );
+        // The cooldown ends after 30 min: one self-heal re-open.
+        w.rooms.tick_at(t0 + 13 * min + 29 * min);
+        assert!(shard_cmds(&w).is_empty());
+        let heal = t0 + 13 * min + 30 * min;
+        w.rooms.tick_at(heal);
+        assert_eq!(shard_cmds(&w), vec!["open r"]);
+        // Rejected again within 2× the cooldown: consecutive, 60 min.
+        let t2 = heal + min;
+        w.rooms.report_at(
+            UserReport {
+                room_id: "r".into(),
+                kind: ReportKind::AuthReject {
+                    code: 0,
+                    reason: "x".into(),
+                    legacy_key: false,
+                },
+            },
+            t2,
+        );
+        assert_eq!(shard_cmds(&w), vec!["close r"]);
+        w.rooms.tick_at(t2 + 59 * min);
+        assert!(shard_cmds(&w).is_empty(), "second cooldown is 60 min");
+        w.rooms.tick_at(t2 + 60 * min);
+        assert_eq!(shard_cmds(&w), vec!["open r"]);
+        // The ladder is capped at 24 h.
+        let mut t = t2 + 60 * min;
+        for _ in 0..8 {
+            t += min;
+            w.rooms.report_at(
+                UserReport {
+                    room_id: "r".into(),
+                    kind: ReportKind::AuthReject {
+                        code: 0,
+                        reason: "x".into(),
+                        legacy_key: false,
+                    },
+                },
+                t,
+            );
+            let b = &w.rooms.breakers["r"];
+            assert!(b.last_cooldown <= Duration::from_secs(86_400));
+            t += b.last_cooldown;
+            w.rooms.tick_at(t);
+        }
+        assert_eq!(
+            w.rooms.breakers["r"].last_cooldown,
+            Duration::from_secs(86_400)
+        );
+        shard_cmds(&w);
+        notices(&w);
+        // A close cancels the pending self-heal (no orphan timer re-opens deleted credentials).
+        w.rooms.report_at(
+            UserReport {
+                room_id: "r".into(),
+                kind: ReportKind::AuthReject {
+                    code: 0,
+                    reason: "x".into(),
+                    legacy_key: false,
+                },
+            },
+            t,
+        );
+        w.rooms
+            .command_at(
+                RoomCommand::Close {
+                    room_id: "r".into(),
+                },
+                t,
+            )
+            .unwrap();
+        w.rooms.tick_at(t + Duration::from_secs(2 * 86_400));
+        assert_eq!(
+            shard_cmds(&w),
+            vec!["close r"],
+            "no re-open after the close"
+        );
+        // New credentials lift the gate at once; a genuine event reports the recovery and
+        // resets the ladder.
+        notices(&w);
+        let t3 = t + Duration::from_secs(10);
+        assert_eq!(
+            w.rooms.command_at(open("r", "good"), t3),
+            Ok(Outcome::Opened)
+        );
+        w.rooms.tick_at(t3);
+        assert_eq!(shard_cmds(&w), vec!["open r"]);
+        w.rooms.report_at(
+            UserReport {
+                room_id: "r".into(),
+                kind: ReportKind::Genuine,
+            },
+            t3,
+        );
+        let n = notices(&w);
+        assert_eq!(
+            n,
+            vec![serde_json::json!({"userStreamAuthRecovered": {"exchangeUUID": "r"}})]
+        );
+        assert_eq!(w.rooms.breakers["r"].consecutive, 0);
+    }
+
+    #[test]
+    fn flaps_are_reported_once_per_threshold_and_not_while_auth_fails() {
+        let mut w = world("[users]\npace_binance_ms = 0\n");
+        let t0 = Instant::now();
+        w.rooms.command_at(open("f", "s"), t0).unwrap();
+        w.rooms.tick_at(t0);
+        let rec = |w: &mut World, at: Instant| {
+            w.rooms.report_at(
+                UserReport {
+                    room_id: "f".into(),
+                    kind: ReportKind::Reconnecting { why: "x" },
+                },
+                at,
+            )
+        };
+        for i in 0..3 {
+            rec(&mut w, t0 + Duration::from_secs(i));
+        }
+        assert!(notices(&w).is_empty());
+        rec(&mut w, t0 + Duration::from_secs(4));
+        let n = notices(&w);
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            n[0]["userStreamFlap"],
+            serde_json::json!({"exchange":"binanceUsdm","userId":"f","reconnects":4,"windowSec":600})
+        );
+        // With a pending auth strike, flaps are not reported.
+        strike(&mut w, "f", t0 + Duration::from_secs(5));
+        for i in 0..4 {
+            rec(&mut w, t0 + Duration::from_secs(6 + i));
+        }
+        assert!(notices(&w).is_empty());
     }
 
     #[test]
