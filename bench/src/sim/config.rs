@@ -46,6 +46,8 @@ pub struct SimConfig {
     pub okx_idle_secs: f64,
     /// OKX subscribe/unsubscribe requests allowed per connection-hour.
     pub okx_sub_limit: u32,
+    /// Binance futures listen-key validity in ms (60 min like the venue; shorten for tests).
+    pub listen_key_ttl_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -67,6 +69,7 @@ impl Default for SimConfig {
             max_conn_secs: 86400.0,
             okx_idle_secs: 30.0,
             okx_sub_limit: 480,
+            listen_key_ttl_ms: 3_600_000,
         }
     }
 }
@@ -93,6 +96,7 @@ USAGE: corefeed-sim [--config FILE.toml] [FLAGS]
   --max-conn-secs S             connection lifetime (default 86400)
   --okx-idle-secs S             OKX idle cut (default 30)
   --okx-sub-limit N             OKX sub/unsub requests per connection-hour (default 480)
+  --listen-key-ttl-ms MS        Binance futures listen-key validity (default 3600000)
 ";
 
 impl SimConfig {

@@ -20,7 +20,7 @@ use super::fault::Faults;
 use super::stats::Stats;
 use super::streams::Category;
 use super::universe::Universe;
-use super::{control, rest};
+use super::{control, private, rest};
 
 /// Broadcast to every connection task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct SimState {
     pub faults: Faults,
     pub events: broadcast::Sender<CtrlEvent>,
     pub next_conn_id: AtomicU64,
+    /// Private (user-data) side: accounts, private sockets, listen keys.
+    pub private: private::PrivateState,
 }
 
 impl SimState {
@@ -50,6 +52,7 @@ impl SimState {
             faults: Faults::default(),
             events,
             next_conn_id: AtomicU64::new(1),
+            private: private::PrivateState::new(cfg.listen_key_ttl_ms),
             cfg,
         }
     }
@@ -72,12 +75,14 @@ pub fn router(state: Arc<SimState>) -> Router {
         )
         .route("/okx/api/v5/public/instruments", get(rest::okx_instruments))
         .route("/exchange/all", get(rest::exchange_all))
-        .route("/control/stats", get(control::stats))
+        // The private side wraps /control/stats and /control/config (adds listen_key_ttl_ms).
+        .route("/control/stats", get(private::control::public_stats))
         .route(
             "/control/config",
-            post(control::config).get(control::get_config),
+            post(private::control::config_post).get(private::control::config_get),
         )
         .route("/control/fault", post(control::fault))
+        .merge(private::routes())
         .fallback(ws_entry)
         .with_state(state)
 }
@@ -177,6 +182,11 @@ async fn ws_entry(
     uri: Uri,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // Private endpoints first (spot WS API, listen-key sockets, OKX private).
+    let ws = match private::try_ws(&st, &uri, ws) {
+        Ok(resp) => return resp,
+        Err(ws) => ws,
+    };
     let Some(spec) = classify(uri.path(), uri.query()) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
