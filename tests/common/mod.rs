@@ -290,3 +290,4 @@ pub fn stop_corefeed(corefeed: &mut Proc, log_path: &std::path::Path) -> String 
     assert!(!log.contains("panicked"), "a thread panicked:\n{log}");
     log
 }
+pub mod users;

@@ -2,12 +2,15 @@
 //! corefeed first). It asks for candles over RabbitMQ (`candlesRequests` on the `gainium`
 //! exchange, as the platform does), then every 2 s prints what arrived in Redis (PSUBSCRIBE) and
 //! in RabbitMQ (a temporary exclusive queue bound to the events exchange with `#`), with one
-//! sample payload of each kind. Exits 0 when candles and tickers of both Binance and OKX reached
-//! both sinks, 1 otherwise.
+//! sample payload of each kind. It also registers a few simulated users on the simulator, opens
+//! their rooms with `usersStreamAction` commands (as main-app does) and drives their order flow
+//! through the simulator's control API (orders, partial fills, fills, cancels).
+//! Exits 0 when candles and tickers of both Binance and OKX, and the users' order events,
+//! reached both sinks, 1 otherwise.
 //!
 //! Environment: DEMO_SECONDS (default 30; 0 = until Ctrl-C), AMQP_URL
 //! (amqp://guest:guest@127.0.0.1:5672/%2f), REDIS_URL (redis://127.0.0.1:6379/),
-//! EVENTS_EXCHANGE (corefeed.events).
+//! EVENTS_EXCHANGE (corefeed.events), SIM_URL (http://127.0.0.1:9300).
 
 use futures_util::StreamExt;
 use lapin::options::{
@@ -32,6 +35,139 @@ const REQUESTS: [(&str, &str, &str); 9] = [
     ("BTC-USDT-SWAP", "okxLinear", "candle1m"),
     ("BTC-USD-SWAP", "okxInverse", "candle1m"),
 ];
+
+/// Simulated users: (provider, API key, secret, passphrase, symbol). Demo credentials that
+/// only the simulator knows.
+const USERS: [(&str, &str, &str, Option<&str>, &str); 3] = [
+    (
+        "binance",
+        "demo-spot-key",
+        "demo-spot-hmac-secret",
+        None,
+        "BTCUSDT",
+    ),
+    (
+        "binanceUsdm",
+        "demo-usdm-key",
+        "demo-usdm-secret",
+        None,
+        "ETHUSDT",
+    ),
+    (
+        "okx",
+        "demo-okx-key",
+        "demo-okx-secret",
+        Some("demo-pass"),
+        "BTC-USDT",
+    ),
+];
+
+fn sim_post(sim: &str, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    match ureq::post(&format!("{sim}{path}")).send_json(body) {
+        Ok(r) => Ok(r.into_json()?),
+        Err(ureq::Error::Status(code, r)) => Err(anyhow::anyhow!(
+            "simulator {path} answered {code}: {}",
+            r.into_string().unwrap_or_default()
+        )),
+        Err(e) => Err(anyhow::anyhow!("simulator {path}: {e}")),
+    }
+}
+
+/// Registers the users, opens their rooms over RabbitMQ, then loops their order flow: every
+/// 2 s one order per user, filled in two parts or cancelled.
+async fn start_users(conn: &Connection, sim: String) -> anyhow::Result<()> {
+    for (provider, key, secret, pass, _) in USERS {
+        let mut acct = serde_json::json!({"provider": provider, "key": key, "secret": secret});
+        if let Some(p) = pass {
+            acct["passphrase"] = serde_json::json!(p);
+        }
+        let s = sim.clone();
+        tokio::task::spawn_blocking(move || sim_post(&s, "/control/user/accounts", acct)).await??;
+    }
+    let ch = conn.create_channel().await?;
+    ch.exchange_declare(
+        "gainium".into(),
+        ExchangeKind::Direct,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_declare(
+        "usersStreamAction".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_bind(
+        "usersStreamAction".into(),
+        "gainium".into(),
+        "usersStreamAction".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    for (provider, key, secret, pass, _) in USERS {
+        let mut api = serde_json::json!({"key": key, "secret": secret, "provider": provider});
+        if let Some(p) = pass {
+            api["passphrase"] = serde_json::json!(p);
+        }
+        let body = serde_json::json!({"payload": {"event": "open stream",
+            "uuid": format!("demo-room-{provider}"), "data": {"userId": format!("demo-user-{provider}"), "api": api}}});
+        ch.basic_publish(
+            "gainium".into(),
+            "usersStreamAction".into(),
+            BasicPublishOptions::default(),
+            body.to_string().as_bytes(),
+            BasicProperties::default(),
+        )
+        .await?;
+        println!("opened room demo-room-{provider} (usersStreamAction)");
+    }
+    tokio::task::spawn_blocking(move || {
+        // Give the rooms a moment to log in and subscribe.
+        std::thread::sleep(Duration::from_secs(2));
+        let mut n = 0u64;
+        loop {
+            n += 1;
+            for (provider, key, _, _, symbol) in USERS {
+                let order = serde_json::json!({"provider": provider, "key": key, "symbol": symbol,
+                    "side": if n % 2 == 0 { "SELL" } else { "BUY" }, "type": "LIMIT",
+                    "qty": "0.5", "price": "100.25", "clientOrderId": format!("D-BO-demo-{n}")});
+                let Ok(o) = sim_post(&sim, "/control/user/order", order) else {
+                    continue;
+                };
+                let id = o["orderId"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| o["orderId"].to_string());
+                if n % 3 == 0 {
+                    let _ = sim_post(
+                        &sim,
+                        "/control/user/cancel",
+                        serde_json::json!({"provider": provider, "key": key, "orderId": id}),
+                    );
+                } else {
+                    for q in ["0.2", "0.3"] {
+                        let _ = sim_post(
+                            &sim,
+                            "/control/user/fill",
+                            serde_json::json!({"provider": provider,
+                            "key": key, "orderId": id, "qty": q, "price": "100.25", "fee": "0.001"}),
+                        );
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+    Ok(())
+}
 
 #[derive(Default)]
 struct Seen {
@@ -67,6 +203,10 @@ fn redis_kind(channel: &str) -> (&'static str, String) {
     let parts: Vec<&str> = channel.split('@').collect();
     if channel == "serviceLog" {
         ("serviceLog", "-".into())
+    } else if let Some(p) = channel.strip_prefix("demo-room-") {
+        ("user", p.into())
+    } else if let Some(p) = channel.strip_prefix("userStreamInfodemo-room-") {
+        ("userStreamInfo", p.into())
     } else if channel.ends_with("Candle") && parts.len() == 3 {
         ("candle", parts[1].into())
     } else if parts.len() == 3 && parts[0] == "trade" {
@@ -89,7 +229,13 @@ fn start_redis(url: String, seen: Arc<Mutex<Seen>>) -> anyhow::Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut ps = conn.as_pubsub();
-        for p in ["*Candle", "trade@*", "serviceLog"] {
+        for p in [
+            "*Candle",
+            "trade@*",
+            "serviceLog",
+            "demo-room-*",
+            "userStreamInfodemo-room-*",
+        ] {
             if let Err(e) = ps.psubscribe(p) {
                 let _ = tx.send(Err(e.to_string()));
                 return;
@@ -285,8 +431,9 @@ async fn run() -> anyhow::Result<bool> {
     let conn = Connection::connect(&amqp_url, ConnectionProperties::default()).await?;
     start_amqp(&conn, &exchange, seen.clone()).await?;
     request_candles(&conn).await?;
+    start_users(&conn, env_or("SIM_URL", "http://127.0.0.1:9300")).await?;
     println!(
-        "watching Redis (PSUBSCRIBE *Candle, trade@*, serviceLog) and RabbitMQ ({exchange}, #) {}",
+        "watching Redis (PSUBSCRIBE *Candle, trade@*, serviceLog, demo-room-*, userStreamInfo*) and RabbitMQ ({exchange}, #) {}",
         if secs == 0 {
             "until Ctrl-C".to_owned()
         } else {
@@ -316,9 +463,16 @@ async fn run() -> anyhow::Result<bool> {
             }
         }
     }
+    for (sink, kind) in [("redis", "user"), ("amqp", "order")] {
+        for fam in ["binance", "okx"] {
+            if !s.has(sink, kind, fam) {
+                missing.push(format!("{kind} events of {fam} users in {sink}"));
+            }
+        }
+    }
     if missing.is_empty() {
         println!(
-            "\nOK: candles and tickers of Binance and OKX arrived in both Redis and RabbitMQ."
+            "\nOK: candles and tickers of Binance and OKX, and the simulated users' order events, arrived in both Redis and RabbitMQ."
         );
         Ok(true)
     } else {
