@@ -203,6 +203,10 @@ pub struct SocketConfig {
     pub backoff_cap_ms: u64,
     /// A connection open this long resets its backoff, ms.
     pub healthy_after_ms: u64,
+    /// Per-market watchdog: a market without data this long while its socket lives is stalled
+    /// (candles: at least their interval, at most 1 h): resubscribed, then re-dialled, then
+    /// reported as unrecoverable. 0 turns it off.
+    pub market_stall_s: u64,
 }
 
 impl Default for SocketConfig {
@@ -212,6 +216,7 @@ impl Default for SocketConfig {
             backoff_base_ms: 500,
             backoff_cap_ms: 60_000,
             healthy_after_ms: 30_000,
+            market_stall_s: 300,
         }
     }
 }

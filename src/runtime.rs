@@ -9,6 +9,7 @@ use anyhow::Context;
 use corefeed_shards::ring::{self, Wake};
 use corefeed_shards::session::governor::Governor;
 use corefeed_shards::session::socket::SocketTuning;
+use corefeed_shards::session::ShardReport;
 use corefeed_shards::shard::{self, ShardCommand, ShardConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         backoff_cap: Duration::from_millis(s.backoff_cap_ms),
         healthy_after: Duration::from_millis(s.healthy_after_ms),
         keepalive: cfg.keepalive_overrides(),
+        market_stall: Duration::from_secs(s.market_stall_s),
     };
     let mut shards = Vec::with_capacity(n);
     for (i, (tx, utx)) in txs.into_iter().zip(utxs).enumerate() {
@@ -94,6 +96,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         shards.iter().map(|s| s.commands.clone()).collect(),
         pub_cmd_tx.clone(),
     );
+    let publish = pub_cmd_tx.clone();
     let rooms_metrics = rooms.metrics.clone();
     let state = Arc::new(ControlState {
         cfg: cfg.clone(),
@@ -101,6 +104,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         prices: Mutex::new(registry),
         rooms: Mutex::new(rooms),
         rooms_metrics,
+        publish,
+        stalls: Default::default(),
         shards: shards.iter().map(|s| s.stats.clone()).collect(),
         publisher: pub_metrics,
         governor,
@@ -146,7 +151,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 async fn control_plane(
     cfg: Arc<Config>,
     state: Arc<ControlState>,
-    reports: crossbeam_channel::Receiver<corefeed_shards::session::private::UserReport>,
+    reports: crossbeam_channel::Receiver<corefeed_shards::session::ShardReport>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.core.http.listen)
         .await
@@ -172,28 +177,30 @@ async fn control_plane(
     if cfg.core.prices.tickers {
         tokio::spawn(refresh_listings(cfg.clone(), state.clone()));
     }
-    if cfg.core.users.enabled {
-        if cfg.core.commands.enabled {
-            tokio::spawn(control::commands::run_user_consumer(
-                cfg.clone(),
-                state.clone(),
-            ));
-        }
-        // Rooms: paced opens, restarts, self-heals, and the sessions' reports.
-        let st = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let mut rooms = st.rooms.lock().unwrap_or_else(|p| p.into_inner());
-                while let Ok(r) = reports.try_recv() {
-                    rooms.report(r);
-                }
-                rooms.tick();
-            }
-        });
+    if cfg.core.users.enabled && cfg.core.commands.enabled {
+        tokio::spawn(control::commands::run_user_consumer(
+            cfg.clone(),
+            state.clone(),
+        ));
     }
+    // The shards' reports (user-stream auth and flaps to the rooms, market stalls to
+    // serviceLog), and the rooms' timers: paced opens, restarts, self-heals.
+    let st = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let mut rooms = st.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            while let Ok(r) = reports.try_recv() {
+                match r {
+                    ShardReport::User(u) => rooms.report(u),
+                    ShardReport::Stall(s) => st.stall(&s),
+                }
+            }
+            rooms.tick();
+        }
+    });
     let st = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));

@@ -3,9 +3,10 @@
 //! Imports crate::{ring, session, stats}.
 
 use crate::ring::{RingTx, UserRingTx};
-use crate::session::private::{self, UserCmd, UserReport, UserSpec};
 use crate::session::governor::Governor;
+use crate::session::private::{self, UserCmd, UserSpec};
 use crate::session::socket::{self, ShardCtx, SocketCmd, SocketTuning};
+use crate::session::ShardReport;
 use crate::session::{SocketKey, SocketSpec, Topic};
 use crate::stats::{Local, ShardStats};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
@@ -67,7 +68,7 @@ pub enum ShardError {
 pub struct ShardOutputs {
     pub ring: RingTx,
     pub user_ring: UserRingTx,
-    pub reports: crossbeam_channel::Sender<UserReport>,
+    pub reports: crossbeam_channel::Sender<ShardReport>,
 }
 
 pub fn spawn(
@@ -112,7 +113,7 @@ async fn run(
     cfg: ShardConfig,
     ring: RingTx,
     user_ring: UserRingTx,
-    reports: crossbeam_channel::Sender<UserReport>,
+    reports: crossbeam_channel::Sender<ShardReport>,
     governor: Arc<Governor>,
     rx: crossbeam_channel::Receiver<ShardCommand>,
     stats: Arc<ShardStats>,
@@ -128,6 +129,7 @@ async fn run(
         user_ring: RefCell::new(user_ring),
         user_counts: Default::default(),
         users: RefCell::new(HashMap::new()),
+        reports: reports.clone(),
     });
     let mut rooms: HashMap<String, (UnboundedSender<UserCmd>, glommio::task::JoinHandle<()>)> =
         HashMap::new();
@@ -181,9 +183,13 @@ async fn run(
                         task.await;
                     }
                     let (utx, urx) = unbounded();
-                    let task =
-                        glommio::spawn_local(private::run(*spec, ctx.clone(), reports.clone(), urx))
-                            .detach();
+                    let task = glommio::spawn_local(private::run(
+                        *spec,
+                        ctx.clone(),
+                        reports.clone(),
+                        urx,
+                    ))
+                    .detach();
                     rooms.insert(id, (utx, task));
                 }
                 ShardCommand::CloseUser(id) => {

@@ -165,6 +165,8 @@ pub struct SocketStatus {
     pub opened_ms: u64,
     pub reconnects: u64,
     pub last_error: Option<String>,
+    /// Markets of this socket whose data stopped while the socket lives.
+    pub stalled_markets: u32,
 }
 
 /// Where a user-stream session is in its life.

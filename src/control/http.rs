@@ -78,10 +78,12 @@ async fn ready(State(st): State<S>) -> Response {
         };
         let age = now.saturating_sub(since);
         let fresh_open = s.state == SocketState::Open && s.last_data_ms == 0 && age < stale_ms;
-        if s.state != SocketState::Open || (!fresh_open && age >= stale_ms) {
+        if s.state != SocketState::Open || (!fresh_open && age >= stale_ms) || s.stalled_markets > 0
+        {
             stale.push(json!({
                 "socket": s.key.to_string(), "shard": s.shard, "state": s.state.as_str(),
                 "lastDataMs": s.last_data_ms, "staleForMs": age, "lastError": s.last_error,
+                "stalledMarkets": s.stalled_markets,
             }));
         }
     }

@@ -38,6 +38,10 @@ pub struct ControlState {
     pub prices: Mutex<PriceRegistry>,
     pub rooms: Mutex<rooms::Rooms>,
     pub rooms_metrics: Arc<rooms::RoomMetrics>,
+    /// serviceLog and other control messages to the publisher.
+    pub publish: crossbeam_channel::Sender<crate::publisher::PublisherCommand>,
+    /// Market stalls by (provider, kind, action).
+    pub stalls: Mutex<std::collections::BTreeMap<(Provider, &'static str, &'static str), u64>>,
     pub shards: Vec<Arc<ShardStats>>,
     pub publisher: Arc<PublisherMetrics>,
     pub governor: Arc<Governor>,
@@ -53,6 +57,36 @@ impl ControlState {
             .collect();
         v.sort_by_key(|s| s.key);
         v
+    }
+
+    /// A market stall reported by a shard: counted and announced on serviceLog as the seed's
+    /// `watchdogStall` (plus the market and the repair taken).
+    pub fn stall(&self, s: &corefeed_shards::session::StallReport) {
+        *self
+            .stalls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((s.socket.provider, s.kind, s.action.as_str()))
+            .or_insert(0) += 1;
+        let mut body = serde_json::json!({
+            "exchange": s.socket.provider.as_str(),
+            "kind": s.kind,
+            "staleSeconds": s.stale_s,
+            "market": s.market,
+            "action": s.action.as_str(),
+        });
+        // The seed writes "role" only when PRICEROLE is set.
+        if let Ok(role) = std::env::var("PRICEROLE") {
+            if !role.is_empty() {
+                body["role"] = serde_json::json!(role);
+            }
+        }
+        let _ = self
+            .publish
+            .send(crate::publisher::PublisherCommand::Publish {
+                channel: "serviceLog".into(),
+                payload: serde_json::json!({ "watchdogStall": body }).to_string(),
+            });
     }
 
     /// User-stream sessions of every shard.
@@ -217,6 +251,19 @@ impl ControlState {
         ] {
             let _ = writeln!(out, "{name} {}", v.load(Relaxed));
         }
+        let _ = writeln!(out, "# HELP corefeed_market_stalls_total Markets whose data stopped while their socket lived, by repair action.\n# TYPE corefeed_market_stalls_total counter");
+        for ((p, kind, action), n) in self.stalls.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "corefeed_market_stalls_total{{provider=\"{p}\",kind=\"{kind}\",action=\"{action}\"}} {n}");
+        }
+        let stalled: u64 = self
+            .all_sockets()
+            .iter()
+            .map(|s| s.stalled_markets as u64)
+            .sum();
+        let _ = writeln!(
+            out,
+            "# TYPE corefeed_stalled_markets gauge\ncorefeed_stalled_markets {stalled}"
+        );
         let r = &self.rooms_metrics;
         let _ = writeln!(out, "# HELP corefeed_room_commands_total usersStreamAction commands by result.\n# TYPE corefeed_room_commands_total counter");
         for (name, v) in [

@@ -12,6 +12,48 @@ use crate::exchanges::{binance, okx};
 use crate::types::{Exchange, Interval, Provider, Symbol};
 use std::time::Duration;
 
+/// What a shard tells the control plane (one crossbeam channel, low rate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardReport {
+    User(private::UserReport),
+    Stall(StallReport),
+}
+
+/// A market whose data stopped while its socket lives (seed `watchdogStall`), and what the
+/// socket did about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StallReport {
+    pub socket: SocketKey,
+    /// `BTCUSDT@1m`, `BTC-USDT` (ticker) or `all tickers`.
+    pub market: String,
+    /// The seed's kinds: `candle` or `price` (tickers).
+    pub kind: &'static str,
+    pub stale_s: u64,
+    pub action: StallAction,
+}
+
+/// The escalation ladder of a repeating stall: never a process restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StallAction {
+    /// First stall: unsubscribe and subscribe that market again on the same socket.
+    Resubscribe,
+    /// Second consecutive stall: a new socket.
+    Redial,
+    /// Still stalled after a new socket: a clear error and a metric; checked again when data
+    /// returns.
+    GaveUp,
+}
+
+impl StallAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StallAction::Resubscribe => "resubscribe",
+            StallAction::Redial => "redial",
+            StallAction::GaveUp => "gave_up",
+        }
+    }
+}
+
 /// One subscription on a price socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
@@ -24,6 +66,25 @@ pub enum Topic {
     },
     /// The venue's all-market ticker stream (Binance `!miniTicker@arr` / `!ticker@arr`).
     AllTickers,
+}
+
+/// The length of a kline interval as the venue spells it (`1m`, `4h`, `1d`, `1w`, `1M`;
+/// OKX `candle1m`, `candle1H`, `candle1Dutc`, `candle1M`), `None` when unknown.
+pub fn interval_ms(interval: &str) -> Option<u64> {
+    let s = interval.strip_prefix("candle").unwrap_or(interval);
+    let s = s.strip_suffix("utc").unwrap_or(s);
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = s[..digits].parse().ok()?;
+    let unit = match &s[digits..] {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" | "H" => 3_600_000,
+        "d" | "D" => 86_400_000,
+        "w" | "W" => 7 * 86_400_000,
+        "M" => 30 * 86_400_000,
+        _ => return None,
+    };
+    Some(n * unit)
 }
 
 /// What a price socket carries (OKX routes candles and tickers to different endpoints).
@@ -205,6 +266,23 @@ impl Venue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interval_lengths() {
+        for (i, ms) in [
+            ("1m", Some(60_000)),
+            ("15m", Some(900_000)),
+            ("4h", Some(14_400_000)),
+            ("1M", Some(2_592_000_000)),
+            ("candle1m", Some(60_000)),
+            ("candle1H", Some(3_600_000)),
+            ("candle1Dutc", Some(86_400_000)),
+            ("1x", None),
+            ("m", None),
+        ] {
+            assert_eq!(interval_ms(i), ms, "{i}");
+        }
+    }
 
     #[test]
     fn socket_hash_is_stable_and_spreads() {

@@ -142,17 +142,17 @@ enum Flow {
 pub async fn run(
     spec: UserSpec,
     ctx: Rc<ShardCtx>,
-    reports: crossbeam_channel::Sender<UserReport>,
+    reports: crossbeam_channel::Sender<super::ShardReport>,
     mut cmds: futures_channel::mpsc::UnboundedReceiver<UserCmd>,
 ) {
     let room = spec.room.clone();
     let provider = room.provider.real();
     let t = spec.tuning;
     let report = |kind: ReportKind| {
-        let _ = reports.send(UserReport {
+        let _ = reports.send(super::ShardReport::User(UserReport {
             room_id: room.room_id.clone(),
             kind,
-        });
+        }));
     };
     set_status(&ctx, &room, |s| s.state = UserState::Connecting);
     let flow = match provider.exchange() {
@@ -328,12 +328,17 @@ pub async fn run(
                         if let Some(after) = keepalive.client_ping_after {
                             if idle >= after && !ping_sent {
                                 ping_sent = true;
-                                if wsock.send(Message::text(keepalive.ping_text)).await.is_err() {
+                                if wsock
+                                    .send(Message::text(keepalive.ping_text))
+                                    .await
+                                    .is_err()
+                                {
                                     break 'conn Exit::Redial("ping failed", None);
                                 }
                             }
                         }
-                        if !subscribed && now.saturating_duration_since(opened) >= t.subscribe_timeout
+                        if !subscribed
+                            && now.saturating_duration_since(opened) >= t.subscribe_timeout
                         {
                             warn!(room = %room.room_id, provider = %room.provider, "User stream subscriptions not accepted in time; re-dialling.");
                             break 'conn Exit::Redial("subscribe timeout", None);
@@ -342,27 +347,39 @@ pub async fn run(
                             info!(room = %room.room_id, provider = %room.provider, "User stream reached its planned lifetime; re-dialling.");
                             break 'conn Exit::Redial("lifetime", Some(Duration::ZERO));
                         }
-                        if subscribed && now.saturating_duration_since(opened) >= Duration::from_secs(30) {
+                        if subscribed
+                            && now.saturating_duration_since(opened) >= Duration::from_secs(30)
+                        {
                             backoff.reset();
                         }
                         if matches!(flow, Flow::ListenKey)
-                            && now.saturating_duration_since(last_keepalive) >= t.listen_key_keepalive
+                            && now.saturating_duration_since(last_keepalive)
+                                >= t.listen_key_keepalive
                         {
                             last_keepalive = now;
                             let key = listen_key.clone();
-                            match listen_key_call(&spec, ListenKeyOp::KeepAlive, key.as_deref()).await {
+                            match listen_key_call(&spec, ListenKeyOp::KeepAlive, key.as_deref())
+                                .await
+                            {
                                 Ok(_) => debug!(room = %room.room_id, "Listen key kept alive."),
                                 Err(e) if e.code == -1125 => {
                                     warn!(room = %room.room_id, provider = %room.provider, "Listen key no longer exists; creating a new one and re-dialling.");
                                     listen_key = None;
-                                    break 'conn Exit::Redial("listen key gone", Some(Duration::ZERO));
+                                    break 'conn Exit::Redial(
+                                        "listen key gone",
+                                        Some(Duration::ZERO),
+                                    );
                                 }
                                 Err(e) => {
                                     // Transient: the key is valid for 60 min; the next tick retries.
-                                    last_keepalive = now - t.listen_key_keepalive + Duration::from_secs(5).min(t.listen_key_keepalive);
+                                    last_keepalive = now - t.listen_key_keepalive
+                                        + Duration::from_secs(5).min(t.listen_key_keepalive);
                                     warn!(room = %room.room_id, provider = %room.provider, error = %e, "Listen key keepalive failed; retrying shortly.");
                                     if e.is_auth() {
-                                        report(ReportKind::AuthStrike { code: e.code, reason: e.to_string() });
+                                        report(ReportKind::AuthStrike {
+                                            code: e.code,
+                                            reason: e.to_string(),
+                                        });
                                     }
                                 }
                             }
@@ -384,7 +401,9 @@ pub async fn run(
                                 bump_decode_error(&ctx, provider);
                                 continue 'conn;
                             }
-                            Some(Ok(Message::Close(_))) => break 'conn Exit::Redial("closed by venue", None),
+                            Some(Ok(Message::Close(_))) => {
+                                break 'conn Exit::Redial("closed by venue", None)
+                            }
                             Some(Err(error)) => {
                                 warn!(room = %room.room_id, provider = %room.provider, %error, "User stream socket error; reconnecting.");
                                 break 'conn Exit::Redial("socket error", None);
@@ -395,8 +414,15 @@ pub async fn run(
                         ping_sent = false;
                         msgs.clear();
                         let info = match exchange {
-                            Exchange::Okx => okx::user::normalize(provider, text.as_str(), now_ms(), &mut msgs),
-                            _ => binance::user::normalize(provider, text.as_str(), now_ms(), &mut msgs),
+                            Exchange::Okx => {
+                                okx::user::normalize(provider, text.as_str(), now_ms(), &mut msgs)
+                            }
+                            _ => binance::user::normalize(
+                                provider,
+                                text.as_str(),
+                                now_ms(),
+                                &mut msgs,
+                            ),
                         };
                         let info = match info {
                             Ok(i) => i,
@@ -423,26 +449,30 @@ pub async fn run(
                         }
                         match info {
                             FrameInfo::Data { .. } | FrameInfo::Ignored | FrameInfo::Pong => {}
-                            FrameInfo::Ack { op, id, channel, .. } => match (&flow, op) {
-                                (Flow::WsApi(_), AckOp::Response) => {
-                                    match id.as_deref() {
-                                        Some(i) if i.starts_with("logon-") => {
-                                            req_seq += 1;
-                                            let r = bauth::user_data_stream_subscribe(&format!("sub-{req_seq}"));
-                                            if wsock.send(Message::text(r)).await.is_err() {
-                                                break 'conn Exit::Redial("send failed", None);
-                                            }
+                            FrameInfo::Ack {
+                                op, id, channel, ..
+                            } => match (&flow, op) {
+                                (Flow::WsApi(_), AckOp::Response) => match id.as_deref() {
+                                    Some(i) if i.starts_with("logon-") => {
+                                        req_seq += 1;
+                                        let r = bauth::user_data_stream_subscribe(&format!(
+                                            "sub-{req_seq}"
+                                        ));
+                                        if wsock.send(Message::text(r)).await.is_err() {
+                                            break 'conn Exit::Redial("send failed", None);
                                         }
-                                        Some(i) if i.starts_with("sub-") && !subscribed => {
-                                            subscribed = true;
-                                            on_subscribed(&ctx, &room, &report, &mut subscribed_once).await;
-                                        }
-                                        _ => {}
                                     }
-                                }
+                                    Some(i) if i.starts_with("sub-") && !subscribed => {
+                                        subscribed = true;
+                                        on_subscribed(&ctx, &room, &report, &mut subscribed_once)
+                                            .await;
+                                    }
+                                    _ => {}
+                                },
                                 (Flow::Okx, AckOp::Login) => {
                                     let r = oauth::subscribe_request(provider, t.okx_positions);
-                                    acks_left = oauth::subscribe_channels(provider, t.okx_positions);
+                                    acks_left =
+                                        oauth::subscribe_channels(provider, t.okx_positions);
                                     if wsock.send(Message::text(r)).await.is_err() {
                                         break 'conn Exit::Redial("send failed", None);
                                     }
@@ -452,18 +482,29 @@ pub async fn run(
                                     acks_left = acks_left.saturating_sub(1);
                                     if acks_left == 0 && !subscribed {
                                         subscribed = true;
-                                        on_subscribed(&ctx, &room, &report, &mut subscribed_once).await;
+                                        on_subscribed(&ctx, &room, &report, &mut subscribed_once)
+                                            .await;
                                     }
                                 }
                                 _ => {}
                             },
-                            FrameInfo::Error { code, message, auth, status, .. } => {
+                            FrameInfo::Error {
+                                code,
+                                message,
+                                auth,
+                                status,
+                                ..
+                            } => {
                                 let reason = safe_reason(code, &message);
                                 set_status(&ctx, &room, |s| s.last_error = Some(reason.clone()));
                                 match auth {
                                     AuthSignal::Reject => {
                                         warn!(room = %room.room_id, provider = %room.provider, code, %reason, "Venue rejected the credentials; reporting to the room's breaker.");
-                                        report(ReportKind::AuthReject { code, reason, legacy_key: false });
+                                        report(ReportKind::AuthReject {
+                                            code,
+                                            reason,
+                                            legacy_key: false,
+                                        });
                                         let _ = wsock.close(None).await;
                                         break 'conn Exit::Parked;
                                     }
@@ -484,7 +525,10 @@ pub async fn run(
                             FrameInfo::ListenKeyExpired { .. } => {
                                 info!(room = %room.room_id, provider = %room.provider, "Listen key expired; creating a new one and re-dialling at once.");
                                 listen_key = None;
-                                break 'conn Exit::Redial("listen key expired", Some(Duration::ZERO));
+                                break 'conn Exit::Redial(
+                                    "listen key expired",
+                                    Some(Duration::ZERO),
+                                );
                             }
                             FrameInfo::EventStreamTerminated { .. } => {
                                 // Subscribe again on the same connection (logon again for Ed25519).
@@ -595,7 +639,9 @@ async fn push_user(ctx: &ShardCtx, room: &Arc<RoomTag>, item: UserItem, recv_ns:
             Err(back) => {
                 env = back;
                 ctx.user_ring.borrow().wake();
-                ctx.user_counts.ring_full_waits.set(ctx.user_counts.ring_full_waits.get() + 1);
+                ctx.user_counts
+                    .ring_full_waits
+                    .set(ctx.user_counts.ring_full_waits.get() + 1);
                 glommio::timer::sleep(Duration::from_millis(1)).await;
             }
         }
@@ -820,9 +866,16 @@ mod tests {
     fn listen_keys_never_reach_a_log_path() {
         let k = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1";
         let usdm = futures_stream_url("wss://fstream.binance.com", Provider::BinanceUsdm, k);
-        assert_eq!(usdm, format!("wss://fstream.binance.com/private/ws?listenKey={k}"));
+        assert_eq!(
+            usdm,
+            format!("wss://fstream.binance.com/private/ws?listenKey={k}")
+        );
         assert_eq!(log_path(&usdm), "/private/ws");
-        let coinm = futures_stream_url("ws://127.0.0.1:9300/binance/coinm/", Provider::BinanceCoinm, k);
+        let coinm = futures_stream_url(
+            "ws://127.0.0.1:9300/binance/coinm/",
+            Provider::BinanceCoinm,
+            k,
+        );
         assert_eq!(coinm, format!("ws://127.0.0.1:9300/binance/coinm/ws/{k}"));
         assert_eq!(log_path(&coinm), "/binance/coinm/ws/[listenKey]");
         assert!(!log_path(&coinm).contains(k));

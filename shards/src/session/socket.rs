@@ -5,7 +5,7 @@
 use super::backoff::Backoff;
 use super::governor::Governor;
 use super::pacer::Pacer;
-use super::{SocketKey, SocketSpec, Topic, Venue};
+use super::{interval_ms, SocketKey, SocketSpec, StallAction, Topic, Venue};
 use crate::event::{now_ms, now_ns, Envelope, Event};
 use crate::exchanges::{self, DecodeCtx, FrameKind, Scratch};
 use crate::ring::RingTx;
@@ -42,6 +42,9 @@ pub struct SocketTuning {
     /// Per-exchange keepalive overrides (config `[keepalive.<exchange>]`); the venue's policy
     /// otherwise.
     pub keepalive: Vec<(crate::types::Exchange, KeepaliveOverride)>,
+    /// A market silent this long while its socket lives is stalled (candles: at least their
+    /// interval, at most 1 h). Zero turns the per-market watchdog off.
+    pub market_stall: Duration,
 }
 
 /// Optional replacements for a venue's keepalive timings.
@@ -75,6 +78,7 @@ impl Default for SocketTuning {
             backoff_cap: Duration::from_secs(60),
             healthy_after: Duration::from_secs(30),
             keepalive: Vec::new(),
+            market_stall: Duration::from_secs(300),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct ShardCtx {
     pub user_ring: RefCell<crate::ring::UserRingTx>,
     pub user_counts: UserCounts,
     pub users: RefCell<HashMap<String, crate::stats::UserStatus>>,
+    /// Reports to the control plane (user-stream auth, market stalls).
+    pub reports: crossbeam_channel::Sender<super::ShardReport>,
 }
 
 /// Shard-local user-stream counters (flushed with the others).
@@ -137,6 +143,7 @@ pub async fn run(
     let mut events: Vec<Event> = Vec::with_capacity(1024);
     let mut next_id: u64 = 0;
     let mut reconnects: u64 = 0;
+    let mut markets = Markets::new(&topics, ctx.tuning.market_stall);
     set_status(&ctx, key, |s| {
         s.state = SocketState::Connecting;
         s.topics = topics.len();
@@ -208,6 +215,8 @@ pub async fn run(
             outbox.extend(reqs);
         }
         let mut pacer = Pacer::new(limits.requests_burst, limits.requests_per_sec);
+        // Every market gets a full stall period after (re)subscribing.
+        markets.restart_clocks(now_ns());
         let mut last_rx = Instant::now();
         let mut ping_sent = false;
         let mut healthy = false;
@@ -250,6 +259,7 @@ pub async fn run(
                             new.into_iter().filter(|t| !topics.contains(t)).collect();
                         if !new.is_empty() {
                             topics.extend_from_slice(&new);
+                            markets.sync(&topics, now_ns());
                             let mut reqs = Vec::new();
                             venue.subscribe(&new, &mut next_id, &mut reqs);
                             outbox.extend(reqs);
@@ -261,6 +271,7 @@ pub async fn run(
                             gone.into_iter().filter(|t| topics.contains(t)).collect();
                         if !gone.is_empty() {
                             topics.retain(|t| !gone.contains(t));
+                            markets.sync(&topics, now_ns());
                             let mut reqs = Vec::new();
                             venue.unsubscribe(&gone, &mut next_id, &mut reqs);
                             outbox.extend(reqs);
@@ -295,6 +306,42 @@ pub async fn run(
                             healthy = true;
                             backoff.reset();
                         }
+                        // Per-market watchdog: heartbeats never count, only decoded events.
+                        let mut redial = false;
+                        for (i, stale_s, action) in markets.check(now_ns(), &topics) {
+                            let t = topics[i];
+                            let (market, kind) = describe(&t);
+                            match action {
+                                StallAction::Resubscribe => {
+                                    warn!(socket = %key, shard = ctx.shard, %market, stale_s, "Market stalled while its socket lives; subscribing it again.");
+                                    let mut reqs = Vec::new();
+                                    venue.unsubscribe(&[t], &mut next_id, &mut reqs);
+                                    venue.subscribe(&[t], &mut next_id, &mut reqs);
+                                    outbox.extend(reqs);
+                                }
+                                StallAction::Redial => {
+                                    warn!(socket = %key, shard = ctx.shard, %market, stale_s, "Market stalled again after a resubscribe; re-dialling the socket.");
+                                    redial = true;
+                                }
+                                StallAction::GaveUp => {
+                                    tracing::error!(socket = %key, shard = ctx.shard, %market, stale_s, "Market still stalled after a new socket; giving up on automatic repair (counted in corefeed_market_stalls_total, action gave_up). Check the venue's status for this market.");
+                                }
+                            }
+                            let _ =
+                                ctx.reports
+                                    .send(super::ShardReport::Stall(super::StallReport {
+                                        socket: key,
+                                        market,
+                                        kind,
+                                        stale_s,
+                                        action,
+                                    }));
+                        }
+                        let stalled = markets.stalled();
+                        set_status(&ctx, key, |s| s.stalled_markets = stalled);
+                        if redial {
+                            break 'conn Exit::Redial("market stall");
+                        }
                     }
                 },
                 Either::Right((msg, _)) => {
@@ -315,6 +362,7 @@ pub async fn run(
                                         bump(&counts.events, n);
                                         if n > 0 {
                                             push_events(&ctx, &events, recv_ns, d.sent_ns).await;
+                                            markets.saw(&events, recv_ns);
                                             // The status map is for /ready: 100 ms resolution is
                                             // plenty and keeps a hash lookup off every frame.
                                             if recv_ns.saturating_sub(last_touch_ns) >= 100_000_000
@@ -479,6 +527,7 @@ fn set_status(ctx: &ShardCtx, key: SocketKey, f: impl FnOnce(&mut SocketStatus))
         opened_ms: 0,
         reconnects: 0,
         last_error: None,
+        stalled_markets: 0,
     });
     f(s);
 }
@@ -510,4 +559,221 @@ fn rate_limited_warn(ctx: &ShardCtx, key: SocketKey, error: &crate::error::Decod
 
 thread_local! {
     static LAST_WARN: RefCell<HashMap<SocketKey, Instant>> = RefCell::new(HashMap::new());
+}
+
+/// `BTCUSDT@1m` / `BTC-USDT` / `all tickers`, and the seed's watchdog kind.
+fn describe(t: &Topic) -> (String, &'static str) {
+    match t {
+        Topic::Candle { symbol, interval } => (format!("{symbol}@{interval}"), "candle"),
+        Topic::Ticker { symbol } => (symbol.to_string(), "price"),
+        Topic::AllTickers => ("all tickers".into(), "price"),
+    }
+}
+
+/// Per-market liveness of one socket: when each topic last produced an event, and how far up
+/// the stall ladder it is. Index-aligned with the socket's topic list.
+struct Markets {
+    stall_ns: u64,
+    last_ns: Vec<u64>,
+    strikes: Vec<u8>,
+    /// Candle (symbol, interval) or ticker symbol hash → topic index.
+    index: HashMap<u64, usize>,
+    all_tickers: Option<usize>,
+    /// The last event's key and index: consecutive events of one market skip the lookup.
+    last_key: (u64, usize),
+}
+
+fn market_key(symbol: &str, interval: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &c in symbol
+        .as_bytes()
+        .iter()
+        .chain(b"@")
+        .chain(interval.as_bytes())
+    {
+        h ^= c as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Markets {
+    fn new(topics: &[Topic], stall: Duration) -> Markets {
+        let mut m = Markets {
+            stall_ns: stall.as_nanos() as u64,
+            last_ns: Vec::new(),
+            strikes: Vec::new(),
+            index: HashMap::new(),
+            all_tickers: None,
+            last_key: (0, usize::MAX),
+        };
+        m.sync(topics, now_ns());
+        m
+    }
+
+    /// Rebuilds the index after the topic list changed (kept markets keep their state).
+    fn sync(&mut self, topics: &[Topic], now: u64) {
+        let old: HashMap<u64, (u64, u8)> = self
+            .index
+            .iter()
+            .map(|(k, &i)| (*k, (self.last_ns[i], self.strikes[i])))
+            .collect();
+        self.index.clear();
+        self.all_tickers = None;
+        self.last_ns = vec![now; topics.len()];
+        self.strikes = vec![0; topics.len()];
+        self.last_key = (0, usize::MAX);
+        for (i, t) in topics.iter().enumerate() {
+            let k = match t {
+                Topic::Candle { symbol, interval } => {
+                    market_key(symbol.as_str(), interval.as_str())
+                }
+                Topic::Ticker { symbol } => market_key(symbol.as_str(), ""),
+                Topic::AllTickers => {
+                    self.all_tickers = Some(i);
+                    continue;
+                }
+            };
+            if let Some(&(l, s)) = old.get(&k) {
+                self.last_ns[i] = l;
+                self.strikes[i] = s;
+            }
+            self.index.insert(k, i);
+        }
+    }
+
+    fn restart_clocks(&mut self, now: u64) {
+        self.last_ns.iter_mut().for_each(|l| *l = now);
+    }
+
+    #[inline]
+    fn saw(&mut self, events: &[Event], recv_ns: u64) {
+        if self.stall_ns == 0 {
+            return;
+        }
+        for ev in events {
+            let i = match ev {
+                Event::Candle(c) => self.lookup(market_key(c.symbol.as_str(), c.interval.as_str())),
+                Event::Ticker(t) => match self.all_tickers {
+                    Some(i) => Some(i),
+                    None => self.lookup(market_key(t.symbol.as_str(), "")),
+                },
+            };
+            if let Some(i) = i {
+                self.last_ns[i] = recv_ns;
+                self.strikes[i] = 0;
+            }
+        }
+    }
+
+    #[inline]
+    fn lookup(&mut self, k: u64) -> Option<usize> {
+        if self.last_key.0 == k && self.last_key.1 != usize::MAX {
+            return Some(self.last_key.1);
+        }
+        let i = *self.index.get(&k)?;
+        self.last_key = (k, i);
+        Some(i)
+    }
+
+    /// Markets stalled now: (topic index, seconds silent, what to do). A stalled market's clock
+    /// restarts, so the next step of its ladder comes one stall period later.
+    fn check(&mut self, now: u64, topics: &[Topic]) -> Vec<(usize, u64, StallAction)> {
+        let mut out = Vec::new();
+        if self.stall_ns == 0 {
+            return out;
+        }
+        for (i, t) in topics.iter().enumerate() {
+            let limit = match t {
+                Topic::Candle { interval, .. } => interval_ms(interval.as_str())
+                    .map(|ms| (ms.min(3_600_000) * 1_000_000).max(self.stall_ns))
+                    .unwrap_or(self.stall_ns),
+                _ => self.stall_ns,
+            };
+            let silent = now.saturating_sub(self.last_ns[i]);
+            if silent < limit || self.strikes[i] >= 3 {
+                continue;
+            }
+            self.strikes[i] += 1;
+            self.last_ns[i] = now;
+            let action = match self.strikes[i] {
+                1 => StallAction::Resubscribe,
+                2 => StallAction::Redial,
+                _ => StallAction::GaveUp,
+            };
+            out.push((i, silent / 1_000_000_000, action));
+        }
+        out
+    }
+
+    fn stalled(&self) -> u32 {
+        self.strikes.iter().filter(|&&s| s > 0).count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Candle;
+    use crate::types::{Decimal, Interval, Provider, Symbol};
+
+    fn candle(sym: &str) -> Event {
+        let d = Decimal::new("1").unwrap();
+        Event::Candle(Candle {
+            provider: Provider::Binance,
+            symbol: Symbol::new(sym).unwrap(),
+            interval: Interval::new("1m").unwrap(),
+            start_ms: 0,
+            open: d,
+            high: d,
+            low: d,
+            close: d,
+            volume: d,
+            closed: false,
+            event_time_ms: 0,
+        })
+    }
+
+    fn topic(sym: &str) -> Topic {
+        Topic::Candle {
+            symbol: Symbol::new(sym).unwrap(),
+            interval: Interval::new("1m").unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_silent_market_climbs_the_ladder_while_its_siblings_flow() {
+        const S: u64 = 1_000_000_000;
+        let topics = [topic("AAA"), topic("BBB")];
+        let mut m = Markets::new(&topics, Duration::from_secs(120));
+        let t0 = 1_000 * S;
+        m.restart_clocks(t0);
+        let mut t = t0;
+        let mut actions = Vec::new();
+        // BBB keeps flowing every second; AAA never sends. Candles of 1m: limit max(120 s, 60 s).
+        for _ in 0..600 {
+            t += S;
+            m.saw(&[candle("BBB")], t);
+            for (i, stale, a) in m.check(t, &topics) {
+                actions.push((i, stale, a, (t - t0) / S));
+            }
+        }
+        assert_eq!(
+            actions,
+            vec![
+                (0, 120, StallAction::Resubscribe, 120),
+                (0, 120, StallAction::Redial, 240),
+                (0, 120, StallAction::GaveUp, 360),
+            ],
+            "sibling data never hides the dead market; reported once per step, then quiet"
+        );
+        assert_eq!(m.stalled(), 1);
+        // Data returns: the market is live again and its ladder starts over.
+        m.saw(&[candle("AAA")], t);
+        assert_eq!(m.stalled(), 0);
+        // Unknown markets (another socket's) are ignored; an off watchdog never reports.
+        m.saw(&[candle("ZZZ")], t);
+        let mut off = Markets::new(&topics, Duration::ZERO);
+        assert!(off.check(t + 10_000 * S, &topics).is_empty());
+    }
 }

@@ -114,5 +114,10 @@ pub fn unsubscribe_request(provider: Provider, positions: bool) -> String {
 /// How many channel acks a [`subscribe_request`] is answered with (one per argument).
 pub fn subscribe_channels(provider: Provider, positions: bool) -> usize {
     let n = inst_types(provider).len();
-    1 + n + if positions && provider.real() != Provider::Okx { n } else { 0 }
+    1 + n
+        + if positions && provider.real() != Provider::Okx {
+            n
+        } else {
+            0
+        }
 }
