@@ -73,7 +73,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn merge(base: &mut toml::Table, over: toml::Table) {
+/// Deep merge of TOML tables: `over` wins.
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
@@ -291,3 +292,47 @@ pub fn stop_corefeed(corefeed: &mut Proc, log_path: &std::path::Path) -> String 
     log
 }
 pub mod users;
+
+// ---- Helpers for the simulator's fault API and stats (tests/faults_more.rs). ----
+
+/// The port of a `127.0.0.1:PORT` simulator address.
+pub fn sim_port_of(sim: &str) -> u16 {
+    sim.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// `GET /control/stats` of the simulator, parsed.
+pub fn sim_stats_json(sim: &str) -> serde_json::Value {
+    let (code, body) = http_get(sim_port_of(sim), "/control/stats").expect("simulator stats");
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// `POST /control/fault` with `body`; asserts 200 and returns the standing faults.
+pub fn post_sim_fault(sim: &str, body: &str) -> serde_json::Value {
+    let (code, resp) =
+        http_post(sim_port_of(sim), "/control/fault", None, body).expect("simulator fault API");
+    assert_eq!(code, 200, "fault {body} refused: {resp}");
+    serde_json::from_str::<serde_json::Value>(&resp).unwrap()["faults"].clone()
+}
+
+/// Polls `f` every 100 ms until it holds; panics with `what` after `limit`. Returns the time
+/// it took.
+pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let t0 = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t0.elapsed()
+}
+
+/// `/v1/sockets` of corefeed (admin token `e2e-token`): the `sockets` array.
+pub fn corefeed_sockets(http_port: u16) -> Vec<serde_json::Value> {
+    let (code, body) = http_get_auth(http_port, "/v1/sockets", "e2e-token").expect("/v1/sockets");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["sockets"].as_array().cloned().unwrap_or_default()
+}

@@ -81,10 +81,13 @@ impl Harness {
         };
         let http_port = free_port();
         // No price streams: these tests are about rooms.
-        let extra = format!(
-            "[prices]\nproviders = []\ncandles = false\ntickers = false\n[redis]\nport = {}\n[amqp]\nport = {}\n{extra}",
+        let base = format!(
+            "[prices]\nproviders = []\ncandles = false\ntickers = false\n[redis]\nport = {}\n[amqp]\nport = {}\n",
             svc.redis_port, svc.amqp_port
         );
+        let mut base: toml::Table = base.parse().unwrap();
+        merge(&mut base, extra.parse().expect("extra config is TOML"));
+        let extra = toml::to_string(&base).unwrap();
         let cfg = write_config(&sim, http_port, &names, &extra);
 
         // Redis: every channel (room channels, userStreamInfo*, serviceLog).
