@@ -612,3 +612,81 @@ async fn secrets_never_reach_any_output() {
         .query(&mut r)
         .unwrap_or(());
 }
+
+/// The admin API drives rooms like the RabbitMQ commands (open, reference, restart with a new
+/// reconcile signal, release, close and forget), and `okxSource` picks the regional host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_rooms_and_okx_regional_host() {
+    let h = Harness::start("admin", &[], "", &[]).await;
+    h.sim(
+        "/control/user/accounts",
+        json!({"provider": "okx", "key": "adm-key", "secret": "adm-secret", "passphrase": "adm-pass"}),
+    );
+    let room = format!("room-admin-{}", std::process::id());
+    let open = json!({"event": "open stream", "uuid": room, "data": {"userId": "u-adm",
+        "api": {"key": "adm-key", "secret": "adm-secret", "passphrase": "adm-pass", "provider": "okx", "okxSource": "my"}}})
+    .to_string();
+    assert_eq!(http_post(h.http_port, "/v1/rooms", Some("wrong"), &open).unwrap().0, 401);
+    let (code, body) = http_post(h.http_port, "/v1/rooms", Some("e2e-token"), &open).unwrap();
+    assert_eq!((code, body.as_str()), (201, r#"{"result":"opened"}"#));
+    h.wait_subscribed(&room, 1).await;
+    let stats = h.sim_stats();
+    let acct = find_account(&stats, "okx");
+    assert_eq!(
+        acct["logins"]["by_path"]["/okx/eea/ws/v5/private"].as_u64(),
+        Some(1),
+        "okxSource my ⇒ the EEA host: {acct}"
+    );
+    h.sim("/control/user/order", json!({"provider": "okx", "key": "adm-key", "symbol": "BTC-USDT",
+        "side": "BUY", "type": "LIMIT", "qty": "1", "price": "10", "clientOrderId": "adm-1"}));
+    let r = room.clone();
+    assert_eq!(h.wait_redis(1, 10, move |c, _| c == r).await.len(), 1);
+    // Restart: close, pause, re-open, and a second reconcile signal.
+    let (code, _) = http_post(h.http_port, &format!("/v1/rooms/{room}/restart"), Some("e2e-token"), "").unwrap();
+    assert_eq!(code, 202);
+    h.wait_subscribed(&room, 2).await;
+    // A second open is a reference; two deletes release then close.
+    let (code, body) = http_post(h.http_port, "/v1/rooms", Some("e2e-token"), &open).unwrap();
+    assert_eq!((code, body.as_str()), (200, r#"{"result":"referenced"}"#));
+    assert_eq!(http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token"), (200, r#"{"result":"released"}"#.to_owned()));
+    assert_eq!(http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token"), (200, r#"{"result":"closed"}"#.to_owned()));
+    assert_eq!(http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token").0, 404);
+    let (_, rooms) = http_get_auth(h.http_port, "/v1/rooms", "e2e-token").unwrap();
+    assert_eq!(rooms, r#"{"rooms":[]}"#);
+    // The closed room left the liveness set, and its socket is gone at the venue.
+    let mut c = redis::Client::open("redis://127.0.0.1:6379").unwrap().get_connection().unwrap();
+    let t0 = Instant::now();
+    loop {
+        let s: Option<u64> = redis::cmd("ZSCORE").arg("stream:lastEventTime").arg(&room).query(&mut c).unwrap();
+        if s.is_none() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "ZREM on close");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t0 = Instant::now();
+    loop {
+        let stats = h.sim_stats();
+        let open_sockets: u64 = find_account(&stats, "okx")["sockets"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
+        if open_sockets == 0 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "socket still open at the venue: {stats}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop();
+}
+
+fn http_delete(port: u16, path: &str, token: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "DELETE {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let code = buf.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
+}
