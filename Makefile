@@ -37,3 +37,11 @@ clippy:
 
 clean:
 	$(CARGO) clean
+
+## Fuzzing (never part of `make test`): every cargo-fuzz target for FUZZ_SECONDS each, one after
+## the other at nice 19, on stable Rust (RUSTC_BOOTSTRAP=1). Needs `cargo install cargo-fuzz`.
+## See fuzz/README.md.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh

@@ -415,3 +415,66 @@ fn orders_hash_rule() {
         Some((OrdersField::Liquidation, 300))
     );
 }
+
+#[test]
+fn integers_beyond_a_double_are_null_like_js() {
+    // Found by the `user_okx` fuzz target (fuzz/README.md): a 310-digit `uTime` was written as
+    // a bare JSON number, which `JSON.parse` reads as Infinity and serde_json refuses ("number
+    // out of range"). The seed's `parseInt` gives Infinity and `JSON.stringify` writes `null`.
+    let huge = format!("1{}", "0".repeat(309)); // 1e309 > f64::MAX
+    let big = format!("1{}", "0".repeat(308)); // 1e308: finite, every digit kept
+    let frame = SPOT
+        .lines()
+        .next()
+        .unwrap()
+        .replace(
+            "\"cTime\":\"1746947317401\"",
+            &format!("\"cTime\":\"-{huge}\""),
+        )
+        .replace(
+            "\"uTime\":\"1746947317401\"",
+            &format!("\"uTime\":\"{big}\""),
+        );
+    let mut out = Vec::new();
+    NORMALIZE(Provider::Okx, &frame, 0, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out[0].json).expect("valid JSON");
+    assert!(v["creationTime"].is_null(), "{}", out[0].json);
+    assert!(
+        out[0].json.contains(&format!("\"eventTime\":{big},")),
+        "{}",
+        out[0].json
+    );
+
+    let frame = frame.replace(
+        &format!("\"uTime\":\"{big}\""),
+        &format!("\"uTime\":\"{huge}\""),
+    );
+    let mut out = Vec::new();
+    NORMALIZE(Provider::Okx, &frame, 0, &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out[0].json).expect("valid JSON");
+    assert!(
+        v["eventTime"].is_null() && v["orderTime"].is_null(),
+        "{}",
+        out[0].json
+    );
+}
+
+#[test]
+fn a_fee_with_two_signs_is_kept_as_sent() {
+    // Found by the `user_okx` fuzz target: fee "--0536030307" made the exact-decimal parser
+    // subtract b'0' from b'-' (a panic with overflow checks, garbage digits without). JS
+    // `Number("--0.000004") < 0` is false, so the seed publishes the text as it came.
+    let frame = SPOT
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace("\"fee\":\"-0.000004\"", "\"fee\":\"--0.000004\"");
+    assert!(frame.contains("--0.000004"));
+    let mut out = Vec::new();
+    NORMALIZE(Provider::Okx, &frame, 0, &mut out).unwrap();
+    assert!(
+        out[0].json.contains(r#""feePaid":"--0.000004""#),
+        "{}",
+        out[0].json
+    );
+}

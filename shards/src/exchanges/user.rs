@@ -638,8 +638,8 @@ struct Dec {
 }
 
 impl Dec {
-    /// Parses `-?digits[.digits]` (a leading `+` is accepted). The empty string is zero, like
-    /// JS `+""`.
+    /// Parses `-?digits[.digits]` (a leading `+` is accepted, one sign at most: `--1`, `+-1`
+    /// and `-+1` are NaN in JS). The empty string is zero, like JS `+""`.
     fn parse(text: &str) -> Option<Dec> {
         let t = text.trim();
         if t.is_empty() {
@@ -649,11 +649,15 @@ impl Dec {
                 scale: 0,
             });
         }
-        let t = t.strip_prefix('+').unwrap_or(t);
         let (neg, body) = match t.strip_prefix('-') {
             Some(b) => (true, b),
-            None => (false, t),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
         };
+        // A second sign: `is_plain_decimal` below would take a `-` and its digits (`b - b'0'`)
+        // would underflow. Found by the `user_okx` fuzz target (fee "--0536030307").
+        if body.starts_with(['-', '+']) {
+            return None;
+        }
         let body = if body.starts_with('.') {
             // JS accepts ".5"
             return Dec::parse(&format!("{}0{}", if neg { "-" } else { "" }, body));
@@ -872,6 +876,14 @@ mod tests {
         assert!(decimal_add("abc", "2").is_none());
         assert!(decimal_is_negative("-0.0001"));
         assert!(!decimal_is_negative("-0"));
+        // One sign at most (JS `Number("--1")` is NaN); fuzz regression: "--…" used to underflow.
+        assert!(!decimal_is_negative("--0536030307"));
+        assert!(decimal_js("--0536030307").is_none());
+        assert!(decimal_add("+-5", "1").is_none());
+        assert!(decimal_mul("-+5", "1").is_none());
+        assert!(decimal_js("--.5").is_none());
+        assert_eq!(decimal_js("+5").unwrap(), "5");
+        assert_eq!(decimal_js("-.5").unwrap(), "-0.5");
     }
 
     #[test]

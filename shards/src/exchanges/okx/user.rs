@@ -195,7 +195,10 @@ fn s(o: &Obj<'_>, k: &'static str) -> Result<String, DecodeError> {
     Ok(opt_str(o, k)?.unwrap_or_default())
 }
 
-/// JS `parseInt(text)` as JSON: the leading integer, or `null` (NaN) when there is none.
+/// JS `parseInt(text)` as JSON: the leading integer, or `null` (NaN) when there is none, and
+/// `null` when it is beyond the largest double (JS: `Infinity`, which `JSON.stringify` writes as
+/// `null`; as a bare number it is text most JSON parsers refuse, e.g. serde_json "number out of
+/// range"). Found by the `user_okx` fuzz target.
 fn parse_int_json(text: Option<&str>) -> String {
     let t = text.unwrap_or("").trim_start();
     let (neg, body) = match t.strip_prefix('-') {
@@ -208,6 +211,9 @@ fn parse_int_json(text: Option<&str>) -> String {
     }
     let d = digits.trim_start_matches('0');
     let d = if d.is_empty() { "0" } else { d };
+    if d.parse::<f64>().map_or(true, f64::is_infinite) {
+        return "null".to_owned();
+    }
     if neg && d != "0" {
         format!("-{d}")
     } else {
