@@ -690,3 +690,32 @@ fn http_delete(port: u16, path: &str, token: &str) -> (u16, String) {
     let code = buf.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (code, buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
 }
+
+/// Seed §11 spec 008: after the Binance WS-API connection drops, corefeed logs on and
+/// subscribes again, sends the reconcile signal only after the venue accepted, and events flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_ws_api_resubscribes_after_a_reconnect() {
+    let h = Harness::start("wsapi", &[], "", &[]).await;
+    let key = "wsapi-key";
+    h.sim("/control/user/accounts", json!({"provider": "binance", "key": key, "secret": ED25519_PEM}));
+    let room = format!("room-wsapi-{}", std::process::id());
+    h.open(&room, "u-wsapi", "binance", key, ED25519_PEM, None).await;
+    h.wait_subscribed(&room, 1).await;
+    for round in 0..2 {
+        h.sim("/control/user/drop", json!({"provider": "binance", "key": key}));
+        h.wait_subscribed(&room, 2 + round).await;
+        h.sim("/control/user/order", json!({"provider": "binance", "key": key, "symbol": "BTCUSDT",
+            "side": "BUY", "type": "LIMIT", "qty": "1", "price": "10", "clientOrderId": format!("ws-{round}")}));
+        let r = room.clone();
+        let want = format!("ws-{round}");
+        let got = h.wait_redis(1, 10, move |c, p| c == r && p.contains(&want)).await;
+        assert_eq!(got.len(), 1, "events flow after reconnect {round}");
+    }
+    let stats = h.sim_stats();
+    let acct = find_account(&stats, "binance");
+    assert_eq!(acct["logins"]["ok"].as_u64(), Some(3), "a logon per connection: {acct}");
+    assert_eq!(acct["events"]["undelivered"].as_u64(), Some(0), "{acct}");
+    let m = h.metrics();
+    assert_eq!(metric(&m, "corefeed_auth_trips_total"), 0.0);
+    h.stop();
+}
