@@ -478,3 +478,32 @@ fn a_fee_with_two_signs_is_kept_as_sent() {
         out[0].json
     );
 }
+
+#[test]
+fn one_bad_order_never_costs_the_good_ones_of_the_same_push() {
+    let good = SPOT
+        .lines()
+        .find(|l| l.contains("\"channel\":\"orders\"") && l.contains("\"data\":[{"))
+        .expect("an orders push in the fixture");
+    let mut v: serde_json::Value = serde_json::from_str(good).unwrap();
+    let data = v["data"].as_array_mut().unwrap();
+    let n_good = data.len();
+    data.insert(
+        0,
+        serde_json::json!({"instType":"SPOT","avgPx":"1e5","accFillSz":"1"}),
+    );
+    let frame = v.to_string();
+    let mut out = Vec::new();
+    match NORMALIZE(Provider::Okx, &frame, 0, &mut out) {
+        Ok(FrameInfo::DataWithErrors {
+            messages,
+            bad,
+            reason,
+        }) => {
+            assert_eq!((messages, bad), (n_good, 1));
+            assert!(reason.contains("decimal"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(out.len(), n_good);
+}

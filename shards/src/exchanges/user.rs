@@ -86,6 +86,13 @@ pub enum FrameInfo {
     /// Account data: `messages` messages were appended (0 is legal: e.g. an OKX push of another
     /// instType, an empty positions snapshot).
     Data { messages: usize },
+    /// Account data of which some entries could not be normalized: the good ones were
+    /// appended (`messages`), `bad` entries were skipped (count them as decode errors).
+    DataWithErrors {
+        messages: usize,
+        bad: usize,
+        reason: String,
+    },
     /// A request was accepted. `id` as the venue echoed it (numbers as their digits);
     /// `subscription_id` from a Binance `userDataStream.subscribe` result; `channel` from an OKX
     /// subscribe ack.

@@ -449,6 +449,12 @@ pub async fn run(
                         }
                         match info {
                             FrameInfo::Data { .. } | FrameInfo::Ignored | FrameInfo::Pong => {}
+                            FrameInfo::DataWithErrors { bad, reason, .. } => {
+                                for _ in 0..bad {
+                                    bump_decode_error(&ctx, provider);
+                                }
+                                warn!(room = %room.room_id, provider = %room.provider, bad, %reason, "Some entries of an account push could not be normalized; counted and skipped, the others were published.");
+                            }
                             FrameInfo::Ack {
                                 op, id, channel, ..
                             } => match (&flow, op) {

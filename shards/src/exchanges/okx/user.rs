@@ -85,10 +85,30 @@ pub fn normalize(
     match channel.as_str() {
         "orders" => {
             if inst_ok(&arg_inst) {
+                // One bad entry never costs the good orders of the same push.
+                let mut bad = 0usize;
+                let mut first_error = None;
                 for d in &data {
-                    if allowed.contains(&opt_str(d, "instType")?.unwrap_or_default().as_str()) {
-                        out.push(order(d)?);
+                    let kept = opt_str(d, "instType")
+                        .map(|t| allowed.contains(&t.unwrap_or_default().as_str()));
+                    match kept.and_then(|k| if k { order(d).map(Some) } else { Ok(None) }) {
+                        Ok(Some(m)) => out.push(m),
+                        Ok(None) => {}
+                        Err(e) => {
+                            bad += 1;
+                            first_error.get_or_insert(e);
+                        }
                     }
+                }
+                if let Some(e) = first_error {
+                    if out.len() == before {
+                        return Err(e);
+                    }
+                    return Ok(FrameInfo::DataWithErrors {
+                        messages: out.len() - before,
+                        bad,
+                        reason: e.to_string(),
+                    });
                 }
             }
         }
