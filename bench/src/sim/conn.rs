@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use super::fault::ConnFaults;
 use super::market::{Candle, Precision, DAY_MS};
 use super::render::{self, finish_object, now_ms, raw};
 use super::server::{CtrlEvent, SimState};
@@ -102,6 +103,21 @@ impl Sub {
     }
 }
 
+/// A frame waiting to be written, and what it is (faults act on data frames only).
+struct Out {
+    b: Bytes,
+    tag: Tag,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tag {
+    /// Ack, error, pong: never delayed, truncated or padded.
+    Reply,
+    Data,
+    /// A closed candle, counted per stream (`"<venue path> <symbol> <interval>"`).
+    Closed(String),
+}
+
 enum Exit {
     /// Drop the TCP connection without a close frame.
     Drop,
@@ -118,8 +134,15 @@ pub struct Conn {
     firehose_set: Vec<usize>,
     firehose_pos: usize,
     arena: BytesMut,
-    pending: Vec<Bytes>,
-    silenced: bool,
+    pending: Vec<Out>,
+    /// Frames being written (reused).
+    out: Vec<Out>,
+    /// The `delay` fault: data frames held until their time.
+    delayed: VecDeque<(Instant, Out)>,
+    /// Data frames written so far (the `truncated`/`oversized` faults count these).
+    data_frames: u64,
+    /// The faults this connection's path is subject to.
+    cf: ConnFaults,
     guard: ConnGuard,
     started: Instant,
     // Binance keepalive / limits
@@ -160,7 +183,7 @@ impl Conn {
         );
         let msg_rate = cfg.binance_msg_rate.unwrap_or(if futures { 10 } else { 5 }) as usize;
         let guard = ConnGuard::new(st.clone(), &spec.path);
-        let silenced = st.faults.is_silenced(&spec.path);
+        let cf = st.faults.for_path(&spec.path);
         Conn {
             proto: spec.proto,
             st,
@@ -171,7 +194,10 @@ impl Conn {
             firehose_pos: 0,
             arena: BytesMut::with_capacity(ARENA_CHUNK),
             pending: Vec::with_capacity(256),
-            silenced,
+            out: Vec::with_capacity(256),
+            delayed: VecDeque::new(),
+            data_frames: 0,
+            cf,
             guard,
             started: now,
             ping_period,
@@ -215,17 +241,19 @@ impl Conn {
             let now = Instant::now();
             let deadline = self.next_deadline(now).min(end_of_life);
             let firehose_ready =
-                !self.silenced && self.st.rt.firehose() && !self.firehose_set.is_empty();
+                !self.cf.silenced && self.st.rt.firehose() && !self.firehose_set.is_empty();
             tokio::select! {
                 biased;
                 ev = events.recv() => match ev {
                     Ok(CtrlEvent::DropAll) => break Exit::Drop,
                     Ok(CtrlEvent::ConfigChanged) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         self.reschedule();
-                        self.silenced = self.st.faults.is_silenced(&self.spec.path);
+                        self.refresh_faults();
                     }
                     Ok(CtrlEvent::FaultsChanged) => {
-                        self.silenced = self.st.faults.is_silenced(&self.spec.path);
+                        self.refresh_faults();
+                        // A lifted delay releases what it held at once.
+                        if self.send_pending(&mut ws).await.is_err() { break Exit::Drop; }
                     }
                     Err(broadcast::error::RecvError::Closed) => break Exit::Close(1001, "server shutting down"),
                 },
@@ -247,7 +275,7 @@ impl Conn {
                     }
                     self.flush_stats();
                     if let Some(ping) = self.ping_due(now) {
-                        if !self.silenced && ws.send(Message::Ping(ping)).await.is_err() { break Exit::Drop; }
+                        if !self.cf.silenced && ws.send(Message::Ping(ping)).await.is_err() { break Exit::Drop; }
                     }
                     if self.send_pending(&mut ws).await.is_err() { break Exit::Drop; }
                 }
@@ -280,21 +308,84 @@ impl Conn {
         self.sent_bytes = 0;
     }
 
+    /// Re-reads the faults of this connection's path.
+    fn refresh_faults(&mut self) {
+        let was_silenced = self.cf.silenced;
+        self.cf = self.st.faults.for_path(&self.spec.path);
+        if was_silenced && !self.cf.silenced {
+            // The silence was the server's: its idle cut and pong timeout start afresh.
+            let now = Instant::now();
+            self.last_activity = now;
+            self.unanswered_since = None;
+        }
+    }
+
     async fn send_pending(&mut self, ws: &mut WebSocket) -> Result<(), axum::Error> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.delayed.is_empty() {
             return Ok(());
         }
-        if self.silenced {
+        if self.cf.silenced {
             self.pending.clear();
+            self.delayed.clear();
+            return Ok(());
+        }
+        let now = Instant::now();
+        let delay = self.cf.delay;
+        let mut out = std::mem::take(&mut self.out);
+        // Held data frames whose time has come (all of them once the delay is lifted) go
+        // first, in order.
+        while let Some((due, _)) = self.delayed.front() {
+            if !delay.is_zero() && *due > now {
+                break;
+            }
+            if let Some((_, f)) = self.delayed.pop_front() {
+                out.push(f);
+            }
+        }
+        let mut held = 0;
+        for f in self.pending.drain(..) {
+            if !delay.is_zero() && f.tag != Tag::Reply {
+                self.delayed.push_back((now + delay, f));
+                held += 1;
+            } else {
+                out.push(f);
+            }
+        }
+        if held > 0 {
+            self.st
+                .faults
+                .delayed_frames
+                .fetch_add(held, std::sync::atomic::Ordering::Relaxed);
+        }
+        if out.is_empty() {
+            self.out = out;
             return Ok(());
         }
         let every = self.st.faults.malformed_every();
-        for f in self.pending.drain(..) {
+        let truncate_every = self.cf.truncate_every;
+        let oversize = self.cf.oversize;
+        for Out { mut b, tag } in out.drain(..) {
+            if tag != Tag::Reply {
+                self.data_frames += 1;
+                let n = self.data_frames;
+                let mut truncated = false;
+                if truncate_every > 0 && n % truncate_every == 0 {
+                    b = self.st.faults.truncate(b);
+                    truncated = true;
+                } else if let Some((e, bytes)) = oversize {
+                    if e > 0 && n % e == 0 {
+                        b = self.st.faults.oversize(&b, bytes);
+                    }
+                }
+                if let Tag::Closed(key) = &tag {
+                    self.st.stats.add_closed_candle(key, truncated);
+                }
+            }
             self.sent_frames += 1;
-            self.sent_bytes += f.len() as u64;
+            self.sent_bytes += b.len() as u64;
             let bad =
-                (every > 0 && self.sent_frames % every == 0).then(|| self.st.faults.malformed(&f));
-            let text = Utf8Bytes::try_from(f).expect("rendered frames are ASCII JSON");
+                (every > 0 && self.sent_frames % every == 0).then(|| self.st.faults.malformed(&b));
+            let text = Utf8Bytes::try_from(b).expect("rendered frames are ASCII JSON");
             ws.feed(Message::Text(text)).await?;
             if let Some(bad) = bad {
                 // Malformed on purpose: sent as text even when not UTF-8-clean JSON.
@@ -302,6 +393,7 @@ impl Conn {
                 ws.feed(Message::Text(text)).await?;
             }
         }
+        self.out = out;
         ws.flush().await?;
         if self.sent_frames >= 1024 {
             self.flush_stats();
@@ -316,7 +408,8 @@ impl Conn {
     fn reply(&mut self, s: &str) {
         self.reserve();
         raw(&mut self.arena, s);
-        self.pending.push(self.arena.split().freeze());
+        let b = self.arena.split().freeze();
+        self.pending.push(Out { b, tag: Tag::Reply });
     }
 
     fn reserve(&mut self) {
@@ -342,16 +435,22 @@ impl Conn {
                 d = d.min(c);
             }
         }
+        // While silenced the idle cut and the pong timeout are suspended: their (past)
+        // deadlines must not make the timer fire in a loop.
         match self.proto {
             Proto::Binance { .. } => {
                 d = d.min(self.next_ping);
-                if let Some(t) = self.unanswered_since {
+                if let Some(t) = self.unanswered_since.filter(|_| !self.cf.silenced) {
                     d = d.min(t + self.pong_timeout);
                 }
             }
-            Proto::Okx { .. } => {
+            Proto::Okx { .. } if !self.cf.silenced => {
                 d = d.min(self.last_activity + self.okx_idle());
             }
+            Proto::Okx { .. } => {}
+        }
+        if let Some((due, _)) = self.delayed.front() {
+            d = d.min(*due);
         }
         d
     }
@@ -365,7 +464,7 @@ impl Conn {
             return None;
         }
         self.next_ping = now + self.ping_period;
-        if self.silenced {
+        if self.cf.silenced {
             return None;
         }
         let mut b = itoa::Buffer::new();
@@ -378,7 +477,7 @@ impl Conn {
     }
 
     fn on_timer(&mut self, now: Instant) -> Option<Exit> {
-        if !self.silenced {
+        if !self.cf.silenced {
             match self.proto {
                 Proto::Binance { .. } => {
                     if let Some(t) = self.unanswered_since {
@@ -403,7 +502,7 @@ impl Conn {
         for i in 0..self.subs.len() {
             if let Some(close_at) = self.subs[i].next_close {
                 if close_at <= now + slack {
-                    if !self.silenced {
+                    if !self.cf.silenced {
                         self.render(i, true, stamp);
                     }
                     let s = &mut self.subs[i];
@@ -432,7 +531,7 @@ impl Conn {
                     } => book_period,
                     _ => ticker_period,
                 };
-                if !self.silenced {
+                if !self.cf.silenced {
                     self.step(i);
                     self.render(i, false, stamp);
                 }
@@ -460,7 +559,7 @@ impl Conn {
             self.render(i, false, stamp);
             bytes += self.pending[before..]
                 .iter()
-                .map(|b| b.len())
+                .map(|f| f.b.len())
                 .sum::<usize>();
             if bytes >= 96 * 1024 {
                 break;
@@ -501,28 +600,56 @@ impl Conn {
         }
     }
 
-    /// Render the push(es) of subscription `i` into `pending`.
+    /// Render the push(es) of subscription `i` into `pending`. A symbol under the
+    /// `stall_market` fault renders nothing (and is left out of all-market arrays).
     fn render(&mut self, i: usize, closed: bool, stamp: bool) {
         self.reserve();
         let b = &mut self.arena;
         let s = &mut self.subs[i];
+        let cf = &self.cf;
+        let mut withheld = 0u64;
+        let closed_tag = |path: &str, sym: &str, interval: &str| {
+            if closed {
+                Tag::Closed(format!("{path} {sym} {interval}"))
+            } else {
+                Tag::Data
+            }
+        };
         match self.proto {
             Proto::Okx { .. } => {
-                match &mut s.kind {
-                    Kind::Candle { sym, c, .. } => {
-                        render::okx_candle(b, &s.channel, sym, c, closed)
+                let tag = match &mut s.kind {
+                    Kind::Candle { sym, c, interval } => {
+                        if cf.is_stalled(sym) {
+                            withheld += 1;
+                        } else {
+                            render::okx_candle(b, &s.channel, sym, c, closed);
+                        }
+                        closed_tag(&self.spec.path, sym, interval)
                     }
-                    Kind::Ticker { sym, t, .. } => render::okx_ticker(b, sym, t),
+                    Kind::Ticker { sym, t, .. } => {
+                        if cf.is_stalled(sym) {
+                            withheld += 1;
+                        } else {
+                            render::okx_ticker(b, sym, t);
+                        }
+                        Tag::Data
+                    }
                     _ => return,
+                };
+                if withheld == 0 {
+                    finish_object(b, stamp);
+                    self.pending.push(Out {
+                        b: b.split().freeze(),
+                        tag,
+                    });
                 }
-                finish_object(b, stamp);
-                self.pending.push(b.split().freeze());
             }
             Proto::Binance { combined, .. } => {
                 let e = now_ms();
                 let one = |b: &mut BytesMut,
-                           pending: &mut Vec<Bytes>,
+                           pending: &mut Vec<Out>,
                            name: &str,
+                           tag: Tag,
                            body: &mut dyn FnMut(&mut BytesMut) -> u8| {
                     if combined {
                         raw(b, "{\"stream\":\"");
@@ -539,43 +666,63 @@ impl Conn {
                             b.extend_from_slice(&[close]);
                         }
                     }
-                    pending.push(b.split().freeze());
+                    pending.push(Out {
+                        b: b.split().freeze(),
+                        tag,
+                    });
                 };
                 let name = s.name.as_str();
                 match &mut s.kind {
                     Kind::Candle { sym, interval, c } => {
-                        one(b, &mut self.pending, name, &mut |b| {
-                            render::binance_kline(b, sym, interval, c, closed)
-                        });
+                        if cf.is_stalled(sym) {
+                            withheld += 1;
+                        } else {
+                            let tag = closed_tag(&self.spec.path, sym, interval);
+                            one(b, &mut self.pending, name, tag, &mut |b| {
+                                render::binance_kline(b, sym, interval, c, closed)
+                            });
+                        }
                     }
                     Kind::Ticker { sym, mini, t } => {
-                        one(b, &mut self.pending, name, &mut |b| {
-                            if *mini {
-                                render::binance_mini_ticker(b, sym, t, e);
-                            } else {
-                                render::binance_ticker(b, sym, t, e);
-                            }
-                            // The object renderers close themselves; re-open for the stamp.
-                            b.truncate(b.len() - 1);
-                            b'}'
-                        });
+                        if cf.is_stalled(sym) {
+                            withheld += 1;
+                        } else {
+                            one(b, &mut self.pending, name, Tag::Data, &mut |b| {
+                                if *mini {
+                                    render::binance_mini_ticker(b, sym, t, e);
+                                } else {
+                                    render::binance_ticker(b, sym, t, e);
+                                }
+                                // The object renderers close themselves; re-open for the stamp.
+                                b.truncate(b.len() - 1);
+                                b'}'
+                            });
+                        }
                     }
                     Kind::BookTicker { sym, t, u } => {
                         *u += 1 + (t.n % 7);
                         let uu = *u;
-                        one(b, &mut self.pending, name, &mut |b| {
-                            render::binance_book_ticker(b, sym, t, uu)
-                        });
+                        if cf.is_stalled(sym) {
+                            withheld += 1;
+                        } else {
+                            one(b, &mut self.pending, name, Tag::Data, &mut |b| {
+                                render::binance_book_ticker(b, sym, t, uu)
+                            });
+                        }
                     }
                     Kind::AllMarket { what, items, u } => match what {
                         AllWhat::BookTickers => {
                             for (sym, t) in items.iter_mut() {
                                 *u += 1 + (t.n % 7);
                                 let uu = *u;
+                                if cf.is_stalled(sym) {
+                                    withheld += 1;
+                                    continue;
+                                }
                                 if b.capacity() - b.len() < 4096 {
                                     b.reserve(ARENA_CHUNK);
                                 }
-                                one(b, &mut self.pending, name, &mut |b| {
+                                one(b, &mut self.pending, name, Tag::Data, &mut |b| {
                                     render::binance_book_ticker(b, sym, t, uu)
                                 });
                             }
@@ -586,25 +733,41 @@ impl Conn {
                             if b.capacity() - b.len() < need {
                                 b.reserve(need.max(ARENA_CHUNK));
                             }
-                            one(b, &mut self.pending, name, &mut |b| {
-                                b.extend_from_slice(b"[");
-                                for (k, (sym, t)) in items.iter_mut().enumerate() {
-                                    if k > 0 {
-                                        b.extend_from_slice(b",");
+                            let left_out =
+                                items.iter().filter(|(sym, _)| cf.is_stalled(sym)).count();
+                            withheld += left_out as u64;
+                            if left_out < items.len() {
+                                one(b, &mut self.pending, name, Tag::Data, &mut |b| {
+                                    b.extend_from_slice(b"[");
+                                    let mut first = true;
+                                    for (sym, t) in items.iter_mut() {
+                                        if cf.is_stalled(sym) {
+                                            continue;
+                                        }
+                                        if !first {
+                                            b.extend_from_slice(b",");
+                                        }
+                                        first = false;
+                                        if what == AllWhat::MiniTickers {
+                                            render::binance_mini_ticker(b, sym, t, e);
+                                        } else {
+                                            render::binance_ticker(b, sym, t, e);
+                                        }
                                     }
-                                    if what == AllWhat::MiniTickers {
-                                        render::binance_mini_ticker(b, sym, t, e);
-                                    } else {
-                                        render::binance_ticker(b, sym, t, e);
-                                    }
-                                }
-                                b']'
-                            });
+                                    b']'
+                                });
+                            }
                         }
                     },
                     Kind::Silent => {}
                 }
             }
+        }
+        if withheld > 0 {
+            self.st
+                .faults
+                .stalled_withheld
+                .fetch_add(withheld, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

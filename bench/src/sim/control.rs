@@ -87,7 +87,14 @@ pub async fn config(State(st): State<Arc<SimState>>, body: axum::body::Bytes) ->
 
 pub async fn fault(State(st): State<Arc<SimState>>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<FaultRequest>(&body) {
-        Ok(req) => Json(json!({"ok": true, "faults": fault::apply(&st, req)})).into_response(),
+        Ok(req) => match fault::apply(&st, req) {
+            Ok(faults) => Json(json!({"ok": true, "faults": faults})).into_response(),
+            Err(e) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"ok": false, "error": format!("invalid fault: {e}")})),
+            )
+                .into_response(),
+        },
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(json!({"ok": false, "error": format!("invalid fault: {e}")})),

@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::config::{Runtime, SimConfig};
 use super::conn::{Conn, ConnSpec, Proto};
-use super::fault::Faults;
+use super::fault::{self, Faults};
 use super::stats::Stats;
 use super::streams::Category;
 use super::universe::Universe;
@@ -179,6 +179,34 @@ pub fn classify(path: &str, query: Option<&str>) -> Option<ConnSpec> {
 
 async fn ws_entry(
     State(st): State<Arc<SimState>>,
+    uri: Uri,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    // Upgrade faults first: they hit every WebSocket path, public and private.
+    if let Ok(upgrade) = ws {
+        let path = uri.path();
+        // Public paths carry their streams in the query; private ones carry keys (not kept).
+        let query = classify(path, uri.query()).and(uri.query());
+        if let Some(rej) = st.faults.take_reject(path) {
+            st.stats
+                .add_upgrade(path, query, format!("rejected {}", rej.status));
+            tracing::info!(path, status = rej.status, "fault: upgrade rejected");
+            return fault::rejection_response(rej);
+        }
+        if st.faults.take_handshake_error(path) {
+            st.stats
+                .add_upgrade(path, query, "handshake_error".to_string());
+            tracing::info!(path, "fault: invalid handshake answer");
+            return fault::broken_handshake(st.clone(), upgrade);
+        }
+        st.stats.add_upgrade(path, query, "passed".to_string());
+        return ws_dispatch(st, uri, Ok(upgrade));
+    }
+    ws_dispatch(st, uri, ws)
+}
+
+fn ws_dispatch(
+    st: Arc<SimState>,
     uri: Uri,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {

@@ -1,8 +1,11 @@
 //! Server-wide counters exposed by `GET /control/stats`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// How many WebSocket upgrade attempts `GET /control/stats` lists (the newest).
+pub const UPGRADES_KEPT: usize = 512;
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -11,9 +14,61 @@ pub struct Stats {
     pub subscriptions: AtomicI64,
     pub connections_accepted: AtomicU64,
     connections: Mutex<BTreeMap<String, i64>>,
+    upgrades_total: AtomicU64,
+    upgrades: Mutex<VecDeque<Upgrade>>,
+    closed_candles: Mutex<BTreeMap<String, ClosedCandles>>,
+}
+
+/// One WebSocket upgrade request as it reached the simulator.
+#[derive(Debug, Clone)]
+struct Upgrade {
+    at_ms: i64,
+    path: String,
+    /// The query of public paths (their `streams=`); private ones carry keys and are omitted.
+    query: Option<String>,
+    outcome: String,
+}
+
+/// Closed candles (`x:true` / `confirm:"1"`) written to sockets, per stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClosedCandles {
+    /// Sent with their content intact (padded by `oversized` included).
+    pub sent: u64,
+    /// Cut in half by the `truncated` fault (lost to the client).
+    pub truncated: u64,
 }
 
 impl Stats {
+    /// Records a WebSocket upgrade attempt: `outcome` is `passed` (handed to the endpoint, which may still refuse it), `rejected <status>` or
+    /// `handshake_error`.
+    pub fn add_upgrade(&self, path: &str, query: Option<&str>, outcome: String) {
+        self.upgrades_total.fetch_add(1, Ordering::Relaxed);
+        let mut u = self.upgrades.lock().unwrap();
+        if u.len() >= UPGRADES_KEPT {
+            u.pop_front();
+        }
+        u.push_back(Upgrade {
+            at_ms: super::render::now_ms(),
+            path: path.to_string(),
+            query: query.map(str::to_string),
+            outcome,
+        });
+    }
+
+    /// Counts one closed candle of `key` (`"<venue path> <symbol> <interval>"`).
+    pub fn add_closed_candle(&self, key: &str, truncated: bool) {
+        let mut m = self.closed_candles.lock().unwrap();
+        let e = match m.get_mut(key) {
+            Some(e) => e,
+            None => m.entry(key.to_string()).or_default(),
+        };
+        if truncated {
+            e.truncated += 1;
+        } else {
+            e.sent += 1;
+        }
+    }
+
     pub fn add_sent(&self, frames: u64, bytes: u64) {
         if frames > 0 {
             self.frames_sent.fetch_add(frames, Ordering::Relaxed);
@@ -41,6 +96,18 @@ impl Stats {
             "frames_sent": self.frames_sent.load(Ordering::Relaxed),
             "bytes_sent": self.bytes_sent.load(Ordering::Relaxed),
             "subscriptions": self.subscriptions.load(Ordering::Relaxed),
+            "upgrades": {
+                "total": self.upgrades_total.load(Ordering::Relaxed),
+                "recent": self.upgrades.lock().unwrap().iter().map(|u| serde_json::json!({
+                    "at_ms": u.at_ms,
+                    "path": u.path,
+                    "query": u.query,
+                    "outcome": u.outcome,
+                })).collect::<Vec<_>>(),
+            },
+            "closed_candles": self.closed_candles.lock().unwrap().iter().map(|(k, c)| {
+                (k.clone(), serde_json::json!({"sent": c.sent, "truncated": c.truncated}))
+            }).collect::<serde_json::Map<_, _>>(),
         })
     }
 }
