@@ -18,6 +18,9 @@ struct Bucket {
     rate: Rate,
     tokens: f64,
     last: Instant,
+    /// The venue said "come back later" (429/418 Retry-After): no dial before this, from any
+    /// shard — a Binance 418 ban is per IP, not per socket.
+    held_until: Option<Instant>,
 }
 
 impl Bucket {
@@ -57,6 +60,7 @@ impl Governor {
                             rate: *r,
                             tokens: r.burst,
                             last: now,
+                            held_until: None,
                         }),
                     )
                 })
@@ -67,16 +71,28 @@ impl Governor {
         })
     }
 
+    /// Holds every dial to `exchange` for `d` (a Retry-After the venue sent to any socket).
+    pub fn hold(&self, exchange: Exchange, d: Duration) {
+        if let Some((_, bucket)) = self.buckets.iter().find(|(e, _)| *e == exchange) {
+            let mut b = bucket.lock().unwrap_or_else(|p| p.into_inner());
+            let until = Instant::now() + d;
+            b.held_until = Some(b.held_until.map_or(until, |t| t.max(until)));
+        }
+    }
+
     /// How long to wait before dialling `exchange` (the token is already taken).
     pub fn reserve(&self, exchange: Exchange) -> Duration {
         self.grants.fetch_add(1, Ordering::Relaxed);
         let Some((_, bucket)) = self.buckets.iter().find(|(e, _)| *e == exchange) else {
             return Duration::ZERO;
         };
-        let wait = bucket
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .reserve(Instant::now());
+        let now = Instant::now();
+        let mut b = bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wait = b.reserve(now);
+        if let Some(t) = b.held_until {
+            wait = wait.max(t.saturating_duration_since(now));
+        }
+        drop(b);
         if !wait.is_zero() {
             self.waits.fetch_add(1, Ordering::Relaxed);
             self.waited_ns
@@ -100,6 +116,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_retry_after_holds_every_dial_of_the_exchange() {
+        let r = Rate {
+            burst: 100.0,
+            per_sec: 100.0,
+        };
+        let g = Governor::new(&[(Exchange::Binance, r), (Exchange::Okx, r)]);
+        assert_eq!(g.reserve(Exchange::Binance), Duration::ZERO);
+        g.hold(Exchange::Binance, Duration::from_secs(30));
+        let w = g.reserve(Exchange::Binance);
+        assert!(
+            w > Duration::from_secs(29) && w <= Duration::from_secs(30),
+            "{w:?}"
+        );
+        // A shorter hold never shortens a longer one; other exchanges are not held.
+        g.hold(Exchange::Binance, Duration::from_secs(1));
+        assert!(g.reserve(Exchange::Binance) > Duration::from_secs(29));
+        assert_eq!(g.reserve(Exchange::Okx), Duration::ZERO);
+    }
+
+    #[test]
     fn bucket_grants_the_burst_then_paces_at_the_rate() {
         let t0 = Instant::now();
         let mut b = Bucket {
@@ -109,6 +145,7 @@ mod tests {
             },
             tokens: 3.0,
             last: t0,
+            held_until: None,
         };
         assert_eq!(b.reserve(t0), Duration::ZERO);
         assert_eq!(b.reserve(t0), Duration::ZERO);

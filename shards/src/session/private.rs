@@ -256,6 +256,7 @@ pub async fn run(
                 let mut delay = backoff.next_delay();
                 if let Some(s) = error.retry_after_s() {
                     delay = delay.max(Duration::from_secs(s));
+                    ctx.governor.hold(exchange, Duration::from_secs(s));
                 }
                 // A listen key the venue no longer knows is refused at the upgrade.
                 if matches!(flow, Flow::ListenKey) && error.http_status() == Some(400) {

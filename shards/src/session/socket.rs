@@ -182,8 +182,12 @@ pub async fn run(
             Ok((w, _)) => w,
             Err(error) => {
                 let delay = match error.retry_after_s() {
-                    // The venue said when to come back (429/418 Retry-After): honour it.
-                    Some(s) => Duration::from_secs(s).max(backoff.next_delay()),
+                    // The venue said when to come back (429/418 Retry-After): honour it, for
+                    // every socket of this exchange (the governor holds their dials too).
+                    Some(s) => {
+                        ctx.governor.hold(venue.exchange(), Duration::from_secs(s));
+                        Duration::from_secs(s).max(backoff.next_delay())
+                    }
                     None => backoff.next_delay(),
                 };
                 warn!(socket = %key, shard = ctx.shard, %error, retry_in_ms = delay.as_millis() as u64, "Socket connect failed; retrying after backoff.");
