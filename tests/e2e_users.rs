@@ -626,7 +626,12 @@ async fn admin_api_rooms_and_okx_regional_host() {
     let open = json!({"event": "open stream", "uuid": room, "data": {"userId": "u-adm",
         "api": {"key": "adm-key", "secret": "adm-secret", "passphrase": "adm-pass", "provider": "okx", "okxSource": "my"}}})
     .to_string();
-    assert_eq!(http_post(h.http_port, "/v1/rooms", Some("wrong"), &open).unwrap().0, 401);
+    assert_eq!(
+        http_post(h.http_port, "/v1/rooms", Some("wrong"), &open)
+            .unwrap()
+            .0,
+        401
+    );
     let (code, body) = http_post(h.http_port, "/v1/rooms", Some("e2e-token"), &open).unwrap();
     assert_eq!((code, body.as_str()), (201, r#"{"result":"opened"}"#));
     h.wait_subscribed(&room, 1).await;
@@ -637,27 +642,52 @@ async fn admin_api_rooms_and_okx_regional_host() {
         Some(1),
         "okxSource my ⇒ the EEA host: {acct}"
     );
-    h.sim("/control/user/order", json!({"provider": "okx", "key": "adm-key", "symbol": "BTC-USDT",
-        "side": "BUY", "type": "LIMIT", "qty": "1", "price": "10", "clientOrderId": "adm-1"}));
+    h.sim(
+        "/control/user/order",
+        json!({"provider": "okx", "key": "adm-key", "symbol": "BTC-USDT",
+        "side": "BUY", "type": "LIMIT", "qty": "1", "price": "10", "clientOrderId": "adm-1"}),
+    );
     let r = room.clone();
     assert_eq!(h.wait_redis(1, 10, move |c, _| c == r).await.len(), 1);
     // Restart: close, pause, re-open, and a second reconcile signal.
-    let (code, _) = http_post(h.http_port, &format!("/v1/rooms/{room}/restart"), Some("e2e-token"), "").unwrap();
+    let (code, _) = http_post(
+        h.http_port,
+        &format!("/v1/rooms/{room}/restart"),
+        Some("e2e-token"),
+        "",
+    )
+    .unwrap();
     assert_eq!(code, 202);
     h.wait_subscribed(&room, 2).await;
     // A second open is a reference; two deletes release then close.
     let (code, body) = http_post(h.http_port, "/v1/rooms", Some("e2e-token"), &open).unwrap();
     assert_eq!((code, body.as_str()), (200, r#"{"result":"referenced"}"#));
-    assert_eq!(http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token"), (200, r#"{"result":"released"}"#.to_owned()));
-    assert_eq!(http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token"), (200, r#"{"result":"closed"}"#.to_owned()));
-    assert_eq!(http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token").0, 404);
+    assert_eq!(
+        http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token"),
+        (200, r#"{"result":"released"}"#.to_owned())
+    );
+    assert_eq!(
+        http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token"),
+        (200, r#"{"result":"closed"}"#.to_owned())
+    );
+    assert_eq!(
+        http_delete(h.http_port, &format!("/v1/rooms/{room}"), "e2e-token").0,
+        404
+    );
     let (_, rooms) = http_get_auth(h.http_port, "/v1/rooms", "e2e-token").unwrap();
     assert_eq!(rooms, r#"{"rooms":[]}"#);
     // The closed room left the liveness set, and its socket is gone at the venue.
-    let mut c = redis::Client::open("redis://127.0.0.1:6379").unwrap().get_connection().unwrap();
+    let mut c = redis::Client::open("redis://127.0.0.1:6379")
+        .unwrap()
+        .get_connection()
+        .unwrap();
     let t0 = Instant::now();
     loop {
-        let s: Option<u64> = redis::cmd("ZSCORE").arg("stream:lastEventTime").arg(&room).query(&mut c).unwrap();
+        let s: Option<u64> = redis::cmd("ZSCORE")
+            .arg("stream:lastEventTime")
+            .arg(&room)
+            .query(&mut c)
+            .unwrap();
         if s.is_none() {
             break;
         }
@@ -674,7 +704,10 @@ async fn admin_api_rooms_and_okx_regional_host() {
         if open_sockets == 0 {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(5), "socket still open at the venue: {stats}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "socket still open at the venue: {stats}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     h.stop();
@@ -687,7 +720,11 @@ fn http_delete(port: u16, path: &str, token: &str) -> (u16, String) {
     write!(s, "DELETE {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
-    let code = buf.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (code, buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
 }
 
@@ -697,23 +734,36 @@ fn http_delete(port: u16, path: &str, token: &str) -> (u16, String) {
 async fn binance_ws_api_resubscribes_after_a_reconnect() {
     let h = Harness::start("wsapi", &[], "", &[]).await;
     let key = "wsapi-key";
-    h.sim("/control/user/accounts", json!({"provider": "binance", "key": key, "secret": ED25519_PEM}));
+    h.sim(
+        "/control/user/accounts",
+        json!({"provider": "binance", "key": key, "secret": ED25519_PEM}),
+    );
     let room = format!("room-wsapi-{}", std::process::id());
-    h.open(&room, "u-wsapi", "binance", key, ED25519_PEM, None).await;
+    h.open(&room, "u-wsapi", "binance", key, ED25519_PEM, None)
+        .await;
     h.wait_subscribed(&room, 1).await;
     for round in 0..2 {
-        h.sim("/control/user/drop", json!({"provider": "binance", "key": key}));
+        h.sim(
+            "/control/user/drop",
+            json!({"provider": "binance", "key": key}),
+        );
         h.wait_subscribed(&room, 2 + round).await;
         h.sim("/control/user/order", json!({"provider": "binance", "key": key, "symbol": "BTCUSDT",
             "side": "BUY", "type": "LIMIT", "qty": "1", "price": "10", "clientOrderId": format!("ws-{round}")}));
         let r = room.clone();
         let want = format!("ws-{round}");
-        let got = h.wait_redis(1, 10, move |c, p| c == r && p.contains(&want)).await;
+        let got = h
+            .wait_redis(1, 10, move |c, p| c == r && p.contains(&want))
+            .await;
         assert_eq!(got.len(), 1, "events flow after reconnect {round}");
     }
     let stats = h.sim_stats();
     let acct = find_account(&stats, "binance");
-    assert_eq!(acct["logins"]["ok"].as_u64(), Some(3), "a logon per connection: {acct}");
+    assert_eq!(
+        acct["logins"]["ok"].as_u64(),
+        Some(3),
+        "a logon per connection: {acct}"
+    );
     assert_eq!(acct["events"]["undelivered"].as_u64(), Some(0), "{acct}");
     let m = h.metrics();
     assert_eq!(metric(&m, "corefeed_auth_trips_total"), 0.0);
