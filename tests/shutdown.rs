@@ -108,11 +108,12 @@ async fn sigterm_under_load_publishes_everything_received() {
             c2.fetch_add(1, Ordering::Relaxed);
         }
     });
-    let pairs: serde_json::Value = ureq::get(&format!("http://{}/exchange/all?exchange=binance", h.sim))
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let pairs: serde_json::Value =
+        ureq::get(&format!("http://{}/exchange/all?exchange=binance", h.sim))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
     let text = pairs.to_string();
     let mut n = 0;
     for sym in text
@@ -133,12 +134,16 @@ async fn sigterm_under_load_publishes_everything_received() {
         json!({"provider": "binanceUsdm", "key": "sd-key", "secret": "s"}),
     );
     let room = format!("room-shutdown-{}", std::process::id());
-    h.open(&room, "u-sd", "binanceUsdm", "sd-key", "s", None).await;
+    h.open(&room, "u-sd", "binanceUsdm", "sd-key", "s", None)
+        .await;
     h.wait_subscribed(&room, 1).await;
     // Let it run under load, inject user events, then stop at once.
     let t0 = Instant::now();
     while candles.load(Ordering::Relaxed) < 5_000 || t0.elapsed() < Duration::from_secs(3) {
-        assert!(t0.elapsed() < Duration::from_secs(20), "candles never flowed");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "candles never flowed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for i in 0..20 {
@@ -156,7 +161,10 @@ async fn sigterm_under_load_publishes_everything_received() {
     let confirmed = drained_field(&log, "amqp_confirmed");
     let dropped = drained_field(&log, "dropped");
     assert_eq!(dropped, 0, "nothing dropped at shutdown");
-    assert!(events_in as f64 >= before_stop, "{events_in} < {before_stop}");
+    assert!(
+        events_in as f64 >= before_stop,
+        "{events_in} < {before_stop}"
+    );
     // Every event taken from the rings was confirmed by the broker (user events, candles and
     // the status messages all go to RabbitMQ in this configuration).
     assert_eq!(confirmed, events_in, "published and confirmed before exit");
