@@ -45,3 +45,12 @@ FUZZ_SECONDS ?= 60
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh
+
+## The replaced Node.js stack (npm `binance` + `amqplib`) on corefeed's ingest workload, against
+## the simulator; writes bench/results/peers.json and the peer section of latest.md. Not part of
+## `make test` nor `make bench`.
+.PHONY: bench-peers
+bench-peers: services
+	$(CARGO) build --release --bins -p corefeed -p corefeed-bench
+	cd bench/peers && npm ci --no-audit --no-fund
+	./target/release/corefeed-bench --root . --peers

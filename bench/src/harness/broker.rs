@@ -120,10 +120,8 @@ pub async fn ceiling(
     if confirms {
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
     }
-    let body = format!(
-        r#"{{"provider":"binance","symbol":"S001USDT","interval":"1m","timestamp":1700000000000,"data":{{"start":1700000000000,"open":"0.35280000","high":"0.35290000","low":"0.35270000","close":"0.35280000","volume":"12345.67000000","closed":false,"eventTime":1700000000123}}}}"#
-    );
-    let mut body = body.into_bytes();
+    let body = r#"{"provider":"binance","symbol":"S001USDT","interval":"1m","timestamp":1700000000000,"data":{"start":1700000000000,"open":"0.35280000","high":"0.35290000","low":"0.35270000","close":"0.35280000","volume":"12345.67000000","closed":false,"eventTime":1700000000123}}"#;
+    let mut body = body.as_bytes().to_vec();
     body.resize(300.max(body.len()), b' ');
     let mut in_flight = VecDeque::with_capacity(max_in_flight);
     let t0 = Instant::now();
@@ -251,12 +249,15 @@ impl Default for Recorder {
     }
 }
 
-/// Consumes (auto-ack) a bounded queue bound with `#` to `exchange` and records
-/// now − the `received_us` header (corefeed's frame read time) for every message.
+/// Consumes (auto-ack) a bounded queue bound with `#` to `exchange` and records, for every
+/// message, now − the `received_us` header (corefeed's frame read time) in `rec` and now − the
+/// `exchange_time_ms` header (the frame's event time `E`, set by the simulator when it built
+/// the frame: the send time at ms resolution) in `e2e`.
 pub async fn amqp_latency_consumer(
     exchange: String,
     queue: String,
     rec: Recorder,
+    e2e: Recorder,
 ) -> anyhow::Result<()> {
     let (conn, ch) = bind_queue(&exchange, &queue).await?;
     let mut consumer = ch
@@ -283,14 +284,21 @@ pub async fn amqp_latency_consumer(
             Ok(Some(Ok(d))) => d,
         };
         let now = now_us();
-        let recv = d
-            .properties
-            .headers()
-            .as_ref()
-            .and_then(|h| h.inner().get("received_us").cloned());
-        if let Some(AMQPValue::LongLongInt(r)) = recv {
+        let header = |name: &str| {
+            d.properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get(name).cloned())
+        };
+        if let Some(AMQPValue::LongLongInt(r)) = header("received_us") {
             if r > 0 && now >= r as u64 {
                 rec.record(now - r as u64);
+            }
+        }
+        if let Some(AMQPValue::LongLongInt(e)) = header("exchange_time_ms") {
+            let e_us = (e.max(0) as u64) * 1000;
+            if e > 0 && now >= e_us {
+                e2e.record(now - e_us);
             }
         }
         rec.messages.fetch_add(1, Relaxed);

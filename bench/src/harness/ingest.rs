@@ -3,7 +3,7 @@
 //! on one socket, ~350-byte frames) at full speed (`--firehose`) and paced at ~10 k frames/s,
 //! and OKX candles at full speed. The simulator is pinned to CPU 1 so the shard has CPU 0.
 
-use super::report::{vs_target, Report, Row};
+use super::report::{goal_le, vs_target, Report, Row};
 use super::stack::{FeedOpts, SimOpts, Stack};
 use super::{Ctx, SYMBOLS};
 use serde_json::json;
@@ -49,6 +49,7 @@ pub fn sinks_off(providers: Vec<&'static str>) -> FeedOpts {
         tickers: false,
         sinks: false,
         confirms: true,
+        ..FeedOpts::default()
     }
 }
 
@@ -72,6 +73,14 @@ fn one(
     j["target_cpu_s_per_million_frames"] = json!(target);
     j["config"] = json!(config);
     rep.scenarios.push(j);
+    if name.contains("binance") {
+        rep.goals.push(goal_le(
+            &format!("ingest Binance klines, {rate}: ≤ {target} CPU s per million frames"),
+            w.cpu_s_per_million_frames(),
+            target,
+            " CPU s/M",
+        ));
+    }
     rep.rows.push(Row {
         scenario: name.into(),
         rate: rate.into(),
@@ -151,6 +160,10 @@ pub fn run(ctx: &Ctx, rep: &mut Report) -> anyhow::Result<()> {
             )
         },
     )?;
+    if ctx.quick {
+        // BENCH_QUICK: the two Binance goals only.
+        return Ok(());
+    }
     one(
         ctx,
         rep,

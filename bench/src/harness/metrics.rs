@@ -79,7 +79,7 @@ pub fn get_text(url: &str) -> anyhow::Result<String> {
 
 /// GET a URL as JSON.
 pub fn get_json(url: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::from_str(&get_text(url)?).with_context(|| format!("JSON of GET {url}"))?)
+    serde_json::from_str(&get_text(url)?).with_context(|| format!("JSON of GET {url}"))
 }
 
 /// POST JSON with an optional bearer token; returns the status code.
@@ -98,6 +98,74 @@ pub fn post_json(url: &str, token: Option<&str>, body: &serde_json::Value) -> an
         }
         Err(e) => Err(e).with_context(|| format!("POST {url}")),
     }
+}
+
+/// A keep-alive HTTP client for many requests to the same servers (no TIME_WAIT per request:
+/// the bench's own loopback connections must not eat the ephemeral ports corefeed needs).
+pub fn pooled_agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .max_idle_connections_per_host(4)
+        .build()
+}
+
+/// POST JSON through `agent` (bearer token optional); returns the status and the JSON answer
+/// (`Null` when the body is not JSON).
+pub fn post_with(
+    agent: &ureq::Agent,
+    url: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut req = agent.post(url);
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    match req.send_json(body.clone()) {
+        Ok(r) => {
+            let code = r.status();
+            let text = r.into_string().unwrap_or_default();
+            Ok((code, serde_json::from_str(&text).unwrap_or_default()))
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            anyhow::bail!(
+                "POST {url} answered {code}: {}",
+                r.into_string().unwrap_or_default()
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("POST {url}")),
+    }
+}
+
+/// POSTs every `(url, body)` with `threads` keep-alive clients in parallel; fails on the first
+/// error. Returns the wall time taken.
+pub fn post_all(
+    reqs: &[(String, serde_json::Value)],
+    token: Option<&str>,
+    threads: usize,
+) -> anyhow::Result<Duration> {
+    let t0 = std::time::Instant::now();
+    let chunk = reqs.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = reqs
+            .chunks(chunk)
+            .map(|part| {
+                sc.spawn(move || -> anyhow::Result<()> {
+                    let agent = pooled_agent();
+                    for (url, body) in part {
+                        post_with(&agent, url, token, body)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a request thread panicked"))??;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(t0.elapsed())
 }
 
 /// Scrapes corefeed's `/metrics`.

@@ -2,19 +2,26 @@
 //! `corefeed` binaries with generated configs, drives them, measures from `/metrics`, `/proc`
 //! and real consumers, and writes `bench/results/latest.{json,md}`.
 //!
-//! One module per scenario (`ingest`, `e2e`, `latency`, `idle`); `proc` (child processes, CPU,
-//! RSS), `metrics` (scrapes), `stack` (sim + corefeed set-up and measuring windows), `broker`
-//! (RabbitMQ/Redis side) and `report` are shared.
+//! One module per scenario (`ingest`, `e2e`, `latency`, `idle`, `sockets`, `production`,
+//! `cores`); `proc` (child processes, CPU, RSS), `metrics` (scrapes), `stack` (sim + corefeed
+//! set-up and measuring windows), `users` (simulator accounts, rooms, order driver), `broker`
+//! (RabbitMQ/Redis side), `peers` (the replaced Node.js stack, `make bench-peers`) and
+//! `report` are shared.
 
 pub mod broker;
+pub mod cores;
 pub mod e2e;
 pub mod idle;
 pub mod ingest;
 pub mod latency;
 pub mod metrics;
+pub mod peers;
 pub mod proc;
+pub mod production;
 pub mod report;
+pub mod sockets;
 pub mod stack;
+pub mod users;
 
 use std::path::PathBuf;
 use std::time::Duration;
