@@ -210,7 +210,7 @@ pub fn run(ctx: &Ctx, rep: &mut Report) -> anyhow::Result<()> {
         .map(|(k, v)| format!("`{k}` {:.0}%", v / wall * 100.0))
         .collect();
     rep.notes.push(format!(
-        "production day: {candle_subs} candle subscriptions ({symbols} symbols × 5 intervals × 6 providers, open-candle updates every {KLINE_PUSH_MS} ms), all-market tickers of 6 providers, {subscribed:.0} rooms subscribed ({} orders/s sent, {order_fail} failed); {:.0} price sockets open; everything open {open_s:.1} s after the first request (governor wide). Steady state over {wall:.0} s: corefeed {pct:.1}% of a core (by thread: {}), RSS {rss:.0} MiB; {:.0} frames/s read, {:.0} events/s published — by kind: {}; {:.0} Redis messages/s, {:.0} AMQP confirms/s, {:.0} AMQP messages/s dropped by the outage buffer, {:.0} ring-full waits. Simulator {:.0}% of a core, {sim_rss:.0} MiB.",
+        "production day: {candle_subs} candle subscriptions ({symbols} symbols × 5 intervals × 6 providers, open-candle updates every {KLINE_PUSH_MS} ms), all-market tickers of 6 providers, {subscribed:.0} rooms subscribed ({} orders/s sent, {order_fail} failed); {:.0} price sockets open; everything open {open_s:.1} s after the first request (governor wide). Window of {wall:.0} s after everything was open: corefeed {pct:.1}% of a core (by thread: {}), RSS {rss:.0} MiB; {:.0} frames/s read, {:.0} events/s published — by kind: {}; {:.0} Redis messages/s, {:.0} AMQP confirms/s, {:.0} AMQP messages/s dropped by the outage buffer, {:.0} ring-full waits. Simulator {:.0}% of a core, {sim_rss:.0} MiB.",
         round((o1 - o0) as f64 / wall, 1),
         sockets_open,
         threads_text.join(", "),
