@@ -36,6 +36,13 @@ done
 for f in "$FIX"/okx/*.jsonl; do
     jsonl "$f" decode_okx 0 "fixture-$(basename "$f" .jsonl)"
 done
+# decode_fast_diff: '0' = binance, '6' = okx (see ALL_PRICE in src/lib.rs).
+for f in "$FIX"/binance/*.jsonl; do
+    jsonl "$f" decode_fast_diff 0 "fixture-binance-$(basename "$f" .jsonl)"
+done
+for f in "$FIX"/okx/*.jsonl; do
+    jsonl "$f" decode_fast_diff 6 "fixture-okx-$(basename "$f" .jsonl)"
+done
 jsonl "$FIX/binance/user/spot.jsonl" user_binance 0 fixture-spot
 jsonl "$FIX/binance/user/usdm.jsonl" user_binance 1 fixture-usdm
 jsonl "$FIX/binance/user/coinm.jsonl" user_binance 2 fixture-coinm

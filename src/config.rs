@@ -100,7 +100,7 @@ impl Default for RuntimeConfig {
             shard_cpus: Vec::new(),
             publisher_cpu: None,
             pin: true,
-            ring_capacity: 65_536,
+            ring_capacity: 16_384,
             control_poll_ms: 50,
         }
     }
@@ -207,6 +207,12 @@ pub struct SocketConfig {
     /// (candles: at least their interval, at most 1 h): resubscribed, then re-dialled, then
     /// reported as unrecoverable. 0 turns it off.
     pub market_stall_s: u64,
+    /// WebSocket read buffer of a price socket, KiB. Larger: fewer reads at full speed; each
+    /// idle socket keeps it resident.
+    pub read_buffer_kib: usize,
+    /// WebSocket read buffer of a user-stream socket, KiB (thousands of mostly idle sockets;
+    /// a larger frame still arrives whole, the buffer grows for it).
+    pub user_read_buffer_kib: usize,
 }
 
 impl Default for SocketConfig {
@@ -217,6 +223,8 @@ impl Default for SocketConfig {
             backoff_cap_ms: 60_000,
             healthy_after_ms: 30_000,
             market_stall_s: 300,
+            read_buffer_kib: 32,
+            user_read_buffer_kib: 4,
         }
     }
 }

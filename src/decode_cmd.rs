@@ -12,7 +12,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context as _;
 use corefeed_shards::event::{now_ns, Event};
-use corefeed_shards::exchanges::{decode, DecodeCtx, FrameKind, Scratch};
+use corefeed_shards::exchanges::{decode_text, DecodeCtx, FrameKind, Scratch};
 use corefeed_shards::types::Provider;
 
 use crate::publisher::config::SinkRoutes;
@@ -60,6 +60,9 @@ pub fn run_at(
     let ctx = DecodeCtx { provider };
     let routes = SinkRoutes::default();
     let mut scratch = Scratch::default();
+    // The shard's own entry (fast path, simd-json fallback on a copy), so this replays exactly
+    // what a socket does with the same frames.
+    let mut copy = Vec::with_capacity(4096);
     let mut events: Vec<Event> = Vec::with_capacity(64);
     let mut redis = RedisMessage::default();
     let mut amqp = AmqpMessage::default();
@@ -76,7 +79,7 @@ pub fn run_at(
         sum.frames += 1;
         let now = clock_ns.unwrap_or_else(now_ns);
         events.clear();
-        match decode(&ctx, &mut frame, &mut scratch, &mut events) {
+        match decode_text(&ctx, &frame, &mut copy, &mut scratch, &mut events) {
             Err(e) => {
                 sum.errors += 1;
                 writeln!(err, "line {}: {provider} frame not decoded: {e}", i + 1)

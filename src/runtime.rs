@@ -68,6 +68,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         healthy_after: Duration::from_millis(s.healthy_after_ms),
         keepalive: cfg.keepalive_overrides(),
         market_stall: Duration::from_secs(s.market_stall_s),
+        read_buffer: s.read_buffer_kib << 10,
     };
     let mut shards = Vec::with_capacity(n);
     for (i, (tx, utx)) in txs.into_iter().zip(utxs).enumerate() {
@@ -185,12 +186,13 @@ async fn control_plane(
     }
     // The shards' reports (user-stream auth and flaps to the rooms, market stalls to
     // serviceLog), and the rooms' timers: paced opens, restarts, self-heals.
+    // 20 ms while opens or restarts wait (their pacing), 100 ms otherwise (idle cost: the
+    // registry is scanned per tick).
     let st = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut busy = true;
         loop {
-            tick.tick().await;
+            tokio::time::sleep(Duration::from_millis(if busy { 20 } else { 100 })).await;
             let mut rooms = st.rooms.lock().unwrap_or_else(|p| p.into_inner());
             while let Ok(r) = reports.try_recv() {
                 match r {
@@ -199,6 +201,7 @@ async fn control_plane(
                 }
             }
             rooms.tick();
+            busy = rooms.busy();
         }
     });
     let st = state.clone();

@@ -2,12 +2,14 @@
 //! ring hand-off (rtrb push + pop of an `Envelope`) and the Redis/AMQP encoders.
 //!
 //! `cargo bench -p corefeed-bench --bench micro` (add `-- --warm-up-time 1 --measurement-time 2`
-//! for a short run). Decoding parses in place (simd-json), so each iteration first copies the
-//! frame into a reused buffer; the copy (a few hundred bytes) is part of the number.
+//! for a short run). `decode` parses in place (simd-json), so each of its iterations first
+//! copies the frame into a reused buffer; the copy (a few hundred bytes) is part of the number.
+//! `decode_text` is what a socket runs: the tape-free fast path on the immutable frame, the
+//! copy and `decode` only for frames it does not recognize (none of these).
 
 use corefeed::publisher::encode::{amqp_event, redis_event, AmqpMessage, RedisMessage};
 use corefeed_shards::event::{Envelope, Event};
-use corefeed_shards::exchanges::{decode, DecodeCtx, Scratch};
+use corefeed_shards::exchanges::{decode, decode_text, DecodeCtx, Scratch};
 use corefeed_shards::types::Provider;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::path::Path;
@@ -71,6 +73,16 @@ fn decoders(c: &mut Criterion) {
                 black_box((r.is_ok(), out.len()))
             })
         });
+        g.bench_function(
+            format!("{name} decode_text ({} B, {events} ev)", frame.len()),
+            |b| {
+                b.iter(|| {
+                    out.clear();
+                    let r = decode_text(&ctx, black_box(&frame), &mut buf, &mut scratch, &mut out);
+                    black_box((r.is_ok(), out.len()))
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -81,6 +93,7 @@ fn ring(c: &mut Criterion) {
         event: ev,
         recv_ns: 1,
         sent_ns: 2,
+        ring_ns: 3,
         shard: 0,
     };
     let (mut tx, mut rx) = rtrb::RingBuffer::<Envelope>::new(65536);

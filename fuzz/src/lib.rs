@@ -6,6 +6,8 @@
 //!   decimals (`-?digits[.digits]`, so they can be published as JSON numbers), and its Redis
 //!   and RabbitMQ encodings (`corefeed::publisher::encode`) are valid JSON; decoding the same
 //!   bytes again with a fresh `Scratch` gives the same result (no state leaks between frames);
+//! - fast path (`decode_fast_diff`): `decode_text` gives exactly `decode`'s result and events on
+//!   any input, and `decode_fast` either gives them too or gives up without emitting;
 //! - user normalizers: on `Ok`, the `FrameInfo` count matches the messages appended, every payload is
 //!   valid JSON (an object whose `uniqueMessageId`, when present, is the message's own), and so
 //!   is its RabbitMQ body.
@@ -13,7 +15,9 @@
 use corefeed::publisher::encode::{amqp_event, amqp_user, redis_event, AmqpMessage, RedisMessage};
 use corefeed_shards::event::{Event, RoomTag};
 use corefeed_shards::exchanges::user::{FrameInfo, UserMessage};
-use corefeed_shards::exchanges::{decode, DecodeCtx, Decoded, FrameKind, Scratch};
+use corefeed_shards::exchanges::{
+    decode, decode_fast, decode_text, DecodeCtx, Decoded, FrameKind, Scratch,
+};
 use corefeed_shards::types::{is_plain_decimal, Decimal, Provider};
 use std::cell::RefCell;
 
@@ -67,6 +71,44 @@ pub fn fuzz_decode(providers: &[Provider], data: &[u8]) {
     let again = decode(&ctx, &mut buf2, &mut Scratch::default(), &mut events2);
     assert_eq!(got, again, "decoding depends on the scratch state");
     assert_eq!(events, events2, "decoding depends on the scratch state");
+}
+
+/// Both venues' price providers: `'0'` (48) = binance, `'6'` (54) = okx (48 and 54 mod 12).
+pub const ALL_PRICE: [Provider; 12] = [
+    BINANCE[0], BINANCE[1], BINANCE[2], BINANCE[3], BINANCE[4], BINANCE[5], OKX[0], OKX[1], OKX[2],
+    OKX[3], OKX[4], OKX[5],
+];
+
+/// Target body of `decode_fast_diff`.
+pub fn fuzz_decode_fast_diff(data: &[u8]) {
+    let Some((provider, frame)) = split_provider(&ALL_PRICE, data) else {
+        return;
+    };
+    let ctx = DecodeCtx { provider };
+    let mut slow_events: Vec<Event> = Vec::new();
+    let slow = decode(
+        &ctx,
+        &mut frame.to_vec(),
+        &mut Scratch::default(),
+        &mut slow_events,
+    );
+
+    let mut fast_events: Vec<Event> = Vec::new();
+    let fast = SCRATCH.with(|s| decode_fast(&ctx, frame, &mut s.borrow_mut(), &mut fast_events));
+    match fast {
+        Some(d) => {
+            assert_eq!(Ok(d), slow, "fast path result differs");
+            assert_eq!(fast_events, slow_events, "fast path events differ");
+        }
+        None => assert!(fast_events.is_empty(), "fast path emitted, then gave up"),
+    }
+
+    let mut events: Vec<Event> = Vec::new();
+    let mut copy = Vec::new();
+    let got =
+        SCRATCH.with(|s| decode_text(&ctx, frame, &mut copy, &mut s.borrow_mut(), &mut events));
+    assert_eq!(got, slow, "decode_text result differs");
+    assert_eq!(events, slow_events, "decode_text events differ");
 }
 
 fn check_decoded(

@@ -117,6 +117,10 @@ pub struct Envelope {
     pub recv_ns: u64,
     /// The simulator's send stamp (ns since the epoch) when the frame carried one, else 0.
     pub sent_ns: u64,
+    /// When the event entered the ring (ns since the epoch), stamped only for frames that carry
+    /// a send stamp (the bench's send → ring latency); 0 otherwise, so production pays no
+    /// extra clock read.
+    pub ring_ns: u64,
     /// Which shard produced it.
     pub shard: u16,
 }

@@ -95,6 +95,9 @@ pub fn spawn(
     let st = stats.clone();
     let join = LocalExecutorBuilder::new(placement)
         .name(&format!("shard-{id}"))
+        // corefeed does no file I/O: glommio's default 10 MiB DMA arena (registered with
+        // io_uring, hence resident) would be dead weight on every shard.
+        .io_memory(64 << 10)
         .spawn(move || async move { run(cfg, ring, user_ring, reports, governor, rx, st).await })
         .map_err(|e| ShardError::Spawn {
             id,
@@ -211,7 +214,8 @@ async fn run(
         if now.duration_since(last_tick) >= Duration::from_secs(1) {
             last_tick = now;
             sockets.retain(|_, (tx, _)| tx.unbounded_send(SocketCmd::Tick).is_ok());
-            rooms.retain(|_, (tx, _)| tx.unbounded_send(UserCmd::Tick).is_ok());
+            // User sessions run their own timers (see `session::private`); only forget ended ones.
+            rooms.retain(|_, (tx, _)| !tx.is_closed());
         }
         if now.duration_since(last_flush) >= Duration::from_millis(250) {
             last_flush = now;

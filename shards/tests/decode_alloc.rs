@@ -1,12 +1,15 @@
 //! Proves the hot path allocates nothing per frame: a counting global allocator (its own test
 //! binary, so no other test shares it) counts this thread's allocations while the kline and
-//! ticker fixtures of both venues are decoded 1000 times each after a warm-up.
+//! ticker fixtures of both venues are decoded 1000 times each after a warm-up, by the simd-json
+//! decoders, by the tape-free fast path alone and by `decode_text` (fast path + fallback copy).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use corefeed_shards::event::Event;
-use corefeed_shards::exchanges::{binance, okx, DecodeCtx, FrameKind, Scratch};
+use corefeed_shards::exchanges::{
+    binance, decode_fast, decode_text, okx, DecodeCtx, FrameKind, Scratch,
+};
 use corefeed_shards::types::Provider;
 
 struct Counting;
@@ -110,6 +113,89 @@ fn hot_path_decodes_without_allocating() {
             1000 * frames.len()
         );
         assert_eq!(allocs, 0, "{file}: the hot path allocated");
+        assert!(events > 0 || file.ends_with("acks.jsonl"));
+    }
+}
+
+/// Runs `decode` over every frame of `frames` 3 times unarmed (warm-up), then 1000 times armed;
+/// returns (events, allocations).
+fn count_allocs(frames: &[Vec<u8>], mut decode: impl FnMut(&[u8]) -> u64) -> (u64, u64) {
+    for _ in 0..3 {
+        for f in frames {
+            decode(f);
+        }
+    }
+    let mut events = 0;
+    ALLOCS.with(|n| n.set(0));
+    ARMED.with(|a| a.set(true));
+    for _ in 0..1000 {
+        for f in frames {
+            events += decode(f);
+        }
+    }
+    ARMED.with(|a| a.set(false));
+    (events, ALLOCS.with(|n| n.get()))
+}
+
+#[test]
+fn fast_path_decodes_without_allocating() {
+    let sets = [
+        ("binance/kline.jsonl", Provider::Binance),
+        ("binance/mini_ticker_arr.jsonl", Provider::Binance),
+        ("binance/ticker.jsonl", Provider::BinanceUsdm),
+        ("okx/candle.jsonl", Provider::Okx),
+        ("okx/tickers.jsonl", Provider::OkxLinear),
+    ];
+    let mut scratch = Scratch::default();
+    for (file, provider) in sets {
+        let frames = lines(file);
+        let ctx = DecodeCtx { provider };
+        let (events, allocs) = count_allocs(&frames, |f| {
+            let mut n = 0u64;
+            let mut sink = |_e: Event| n += 1;
+            // Every frame of these files is a hot shape: the fast path must take it.
+            let taken = decode_fast(&ctx, f, &mut scratch, &mut sink);
+            assert!(taken.is_some(), "{file}: fast path not taken");
+            n
+        });
+        println!(
+            "{file}: {} frames on the fast path, {events} events, {allocs} allocations",
+            1000 * frames.len()
+        );
+        assert_eq!(allocs, 0, "{file}: the fast path allocated");
+        assert!(events > 0, "{file}");
+    }
+}
+
+#[test]
+fn decode_text_decodes_without_allocating() {
+    // Hot shapes (fast path) and acks (fallback through the reused copy buffer).
+    let sets = [
+        ("binance/kline.jsonl", Provider::Binance),
+        ("binance/mini_ticker_arr.jsonl", Provider::Binance),
+        ("binance/ticker.jsonl", Provider::BinanceUsdm),
+        ("binance/acks.jsonl", Provider::Binance),
+        ("okx/candle.jsonl", Provider::Okx),
+        ("okx/tickers.jsonl", Provider::OkxLinear),
+        ("okx/acks.jsonl", Provider::Okx),
+    ];
+    let mut scratch = Scratch::default();
+    let mut copy = Vec::new();
+    for (file, provider) in sets {
+        let frames = lines(file);
+        let ctx = DecodeCtx { provider };
+        let (events, allocs) = count_allocs(&frames, |f| {
+            let mut n = 0u64;
+            let mut sink = |_e: Event| n += 1;
+            let r = decode_text(&ctx, f, &mut copy, &mut scratch, &mut sink);
+            assert!(r.is_ok(), "{file}: {r:?}");
+            n
+        });
+        println!(
+            "{file}: {} frames through decode_text, {events} events, {allocs} allocations",
+            1000 * frames.len()
+        );
+        assert_eq!(allocs, 0, "{file}: decode_text allocated");
         assert!(events > 0 || file.ends_with("acks.jsonl"));
     }
 }

@@ -442,6 +442,7 @@ impl Rooms {
                 subscribe_timeout: Duration::from_millis(u.subscribe_timeout_ms),
                 listen_key_keepalive: Duration::from_secs(u.listen_key_keepalive_s),
                 okx_positions: u.okx_positions,
+                read_buffer: self.cfg.core.socket.user_read_buffer_kib << 10,
                 ..UserTuning::default()
             },
         }
@@ -450,6 +451,17 @@ impl Rooms {
     /// Timers: paced opens, restarts, self-heals. Call every few tens of ms.
     pub fn tick(&mut self) {
         self.tick_at(Instant::now())
+    }
+
+    /// Whether a timer of the registry is due soon: opens waiting for their pace or restarts
+    /// in their pause. The control loop ticks fast only then (an idle registry with 50,000
+    /// rooms is not scanned 50 times a second).
+    pub fn busy(&self) -> bool {
+        self.queues.values().any(|(q, _)| !q.is_empty())
+            || self
+                .rooms
+                .values()
+                .any(|r| matches!(r.phase, Phase::Restarting(_)))
     }
 
     pub fn tick_at(&mut self, now: Instant) {

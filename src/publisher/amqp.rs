@@ -7,6 +7,11 @@
 //! status) is dropped and counted in `corefeed_amqp_dropped_overflow_total` (a newer one
 //! supersedes it); user kinds (order, balance, position) are never dropped: when only user
 //! messages wait, the buffer grows beyond its capacity and a warning says so.
+//!
+//! Lanes: `amqp.channels` channels on one connection, a message's lane chosen by its routing
+//! key (so one market's messages stay in order). lapin settles a multiple-ack by scanning every
+//! unconfirmed publish of the channel, so per-ack work grows with the window; lanes split the
+//! window, and the broker runs each channel in its own process.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,7 +32,7 @@ use lapin::{
 
 use super::config::{AmqpConfig, QueueConfig};
 use super::encode::{delivery_mode, is_user_kind, AmqpMessage};
-use super::metrics::{record, LatencySeries, PublisherMetrics};
+use super::metrics::{record, PublisherMetrics};
 
 /// Why the broker connection could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +60,8 @@ pub(crate) struct PendingAmqp {
 }
 
 struct InFlight {
+    /// Publication order across lanes (a reconnect republishes in this order).
+    seq: u64,
     confirm: PublisherConfirm,
     result: Option<lapin::Result<Confirmation>>,
     p: PendingAmqp,
@@ -63,10 +70,12 @@ struct InFlight {
 
 pub(crate) struct AmqpSink {
     cfg: AmqpConfig,
-    conn: Option<(Connection, Channel)>,
+    conn: Option<(Connection, Vec<Channel>)>,
     exchange: ShortString,
     pending: VecDeque<PendingAmqp>,
-    in_flight: VecDeque<InFlight>,
+    /// Unconfirmed publishes per lane, in publication order.
+    lanes: Vec<VecDeque<InFlight>>,
+    seq: u64,
     pool: Vec<PendingAmqp>,
     backoff: Duration,
     next_attempt: Instant,
@@ -99,10 +108,11 @@ impl AmqpSink {
     pub fn new(cfg: AmqpConfig) -> Self {
         AmqpSink {
             exchange: ShortString::from(cfg.exchange.as_str()),
+            lanes: (0..cfg.channels.max(1)).map(|_| VecDeque::new()).collect(),
             cfg,
             conn: None,
             pending: VecDeque::with_capacity(1024),
-            in_flight: VecDeque::new(),
+            seq: 0,
             pool: Vec::new(),
             backoff: Duration::from_millis(100),
             next_attempt: Instant::now(),
@@ -127,7 +137,12 @@ impl AmqpSink {
 
     /// Messages buffered or awaiting a confirm.
     pub fn outstanding(&self) -> usize {
-        self.pending.len() + self.in_flight.len()
+        self.pending.len() + self.in_flight()
+    }
+
+    /// Messages awaiting a confirm, all lanes.
+    pub fn in_flight(&self) -> usize {
+        self.lanes.iter().map(VecDeque::len).sum()
     }
 
     pub fn capacity(&self) -> usize {
@@ -181,7 +196,7 @@ impl AmqpSink {
         m.amqp_buffered.store(self.pending.len() as u64, Relaxed);
     }
 
-    async fn connect(&self) -> Result<(Connection, Channel), AmqpError> {
+    async fn connect(&self) -> Result<(Connection, Vec<Channel>), AmqpError> {
         let c = &self.cfg;
         let uri = AMQPUri {
             authority: AMQPAuthority {
@@ -209,15 +224,20 @@ impl AmqpSink {
             source,
         })?;
         let topo = |what: String| move |source| AmqpError::Topology { what, source };
-        let ch = conn
-            .create_channel()
-            .await
-            .map_err(topo("open a channel".into()))?;
-        if c.confirms {
-            ch.confirm_select(ConfirmSelectOptions::default())
+        let mut lanes = Vec::with_capacity(self.lanes.len());
+        for _ in 0..self.lanes.len() {
+            let ch = conn
+                .create_channel()
                 .await
-                .map_err(topo("enable publisher confirms".into()))?;
+                .map_err(topo("open a channel".into()))?;
+            if c.confirms {
+                ch.confirm_select(ConfirmSelectOptions::default())
+                    .await
+                    .map_err(topo("enable publisher confirms".into()))?;
+            }
+            lanes.push(ch);
         }
+        let ch = &lanes[0];
         ch.exchange_declare(
             self.exchange.clone(),
             ExchangeKind::Topic,
@@ -253,7 +273,7 @@ impl AmqpSink {
             .await
             .map_err(topo(format!("bind the queue {name:?} to {key:?}")))?;
         }
-        Ok((conn, ch))
+        Ok((conn, lanes))
     }
 
     pub async fn try_connect(&mut self, m: &PublisherMetrics) -> bool {
@@ -302,15 +322,17 @@ impl AmqpSink {
     fn disconnect(&mut self, m: &PublisherMetrics, why: &dyn std::fmt::Display) {
         m.amqp_errors.fetch_add(1, Relaxed);
         m.amqp_connected.store(0, Relaxed);
-        let back = self.in_flight.len();
-        while let Some(f) = self.in_flight.pop_back() {
+        let mut back: Vec<InFlight> = self.lanes.iter_mut().flat_map(|l| l.drain(..)).collect();
+        back.sort_unstable_by_key(|f| f.seq);
+        let back_n = back.len();
+        for f in back.into_iter().rev() {
             self.pending.push_front(f.p);
         }
         m.amqp_in_flight.store(0, Relaxed);
         m.amqp_buffered.store(self.pending.len() as u64, Relaxed);
         tracing::warn!(
             error = %why,
-            unconfirmed = back,
+            unconfirmed = back_n,
             buffered = self.pending.len(),
             "RabbitMQ connection lost; unconfirmed messages will be published again after reconnecting"
         );
@@ -327,7 +349,8 @@ impl AmqpSink {
     pub async fn publish(
         &mut self,
         m: &PublisherMetrics,
-        hists: &mut [Histogram<u64>; 4],
+        recv_h: &mut Histogram<u64>,
+        sent_h: &mut Histogram<u64>,
     ) -> usize {
         if self.pending.is_empty() {
             return 0;
@@ -338,17 +361,20 @@ impl AmqpSink {
         // Take the whole batch, start every publish, then await them together: lapin queues
         // the frames in call order (delivery tags in order) and its I/O task writes them in
         // few syscalls, instead of one round through the runtime per message.
-        let room = self.cfg.max_in_flight.saturating_sub(self.in_flight.len());
+        let room = self.cfg.max_in_flight.saturating_sub(self.in_flight());
         let take = self.cfg.batch_size.min(room).min(self.pending.len());
         if take == 0 {
             return 0;
         }
         let batch: Vec<PendingAmqp> = self.pending.drain(..take).collect();
+        let n_lanes = self.lanes.len();
+        let lane_of = |p: &PendingAmqp| lane(&p.msg.routing_key, n_lanes);
         let results = {
-            let ch = &self.conn.as_ref().expect("connected").1;
+            let chans = &self.conn.as_ref().expect("connected").1;
             let futs: Vec<_> = batch
                 .iter()
                 .map(|p| {
+                    let ch = &chans[lane_of(p)];
                     let msg = &p.msg;
                     let mut headers = FieldTable::default();
                     headers.insert(
@@ -387,21 +413,16 @@ impl AmqpSink {
                 Ok(confirm) if failed.is_none() => {
                     m.amqp_published.fetch_add(1, Relaxed);
                     if p.attempts == 0 {
-                        record(
-                            &mut hists[LatencySeries::RecvToAmqp as usize],
-                            p.recv_ns,
-                            now,
-                        );
-                        record(
-                            &mut hists[LatencySeries::SentToAmqp as usize],
-                            p.sent_ns,
-                            now,
-                        );
+                        record(recv_h, p.recv_ns, now);
+                        record(sent_h, p.sent_ns, now);
                     } else {
                         m.amqp_republished.fetch_add(1, Relaxed);
                     }
                     p.attempts += 1;
-                    self.in_flight.push_back(InFlight {
+                    self.seq += 1;
+                    let l = lane_of(&p);
+                    self.lanes[l].push_back(InFlight {
+                        seq: self.seq,
                         confirm,
                         result: None,
                         p,
@@ -423,7 +444,7 @@ impl AmqpSink {
             }
             self.disconnect(m, &e);
         }
-        m.amqp_in_flight.store(self.in_flight.len() as u64, Relaxed);
+        m.amqp_in_flight.store(self.in_flight() as u64, Relaxed);
         m.amqp_buffered.store(self.pending.len() as u64, Relaxed);
         n
     }
@@ -434,44 +455,48 @@ impl AmqpSink {
     pub fn reap(&mut self, m: &PublisherMetrics) -> usize {
         let timeout = Duration::from_millis(self.cfg.confirm_timeout_ms);
         let mut settled = 0;
-        while let Some(front) = self.in_flight.front_mut() {
-            if front.result.is_none() {
-                front.result = (&mut front.confirm).now_or_never();
+        let mut l = 0;
+        'lanes: while l < self.lanes.len() {
+            while let Some(front) = self.lanes[l].front_mut() {
+                if front.result.is_none() {
+                    front.result = (&mut front.confirm).now_or_never();
+                }
+                let result = match front.result.take() {
+                    Some(r) => r,
+                    None if front.at.elapsed() >= timeout => {
+                        let f = self.lanes[l].pop_front().expect("front");
+                        tracing::warn!(
+                            message_id = %f.p.msg.message_id,
+                            timeout_ms = self.cfg.confirm_timeout_ms,
+                            "RabbitMQ did not confirm a publish in time; publishing it again"
+                        );
+                        self.retry(f.p, m, "confirm timeout");
+                        settled += 1;
+                        continue;
+                    }
+                    None => break,
+                };
+                let f = self.lanes[l].pop_front().expect("front");
+                settled += 1;
+                match result {
+                    Ok(Confirmation::Ack(_)) | Ok(Confirmation::NotRequested) => {
+                        m.amqp_confirmed.fetch_add(1, Relaxed);
+                        self.recycle(f.p);
+                    }
+                    Ok(Confirmation::Nack(_)) => {
+                        m.amqp_nacked.fetch_add(1, Relaxed);
+                        self.retry(f.p, m, "nack");
+                    }
+                    Err(e) => {
+                        self.pending.push_front(f.p);
+                        self.disconnect(m, &e);
+                        break 'lanes;
+                    }
+                }
             }
-            let result = match front.result.take() {
-                Some(r) => r,
-                None if front.at.elapsed() >= timeout => {
-                    let f = self.in_flight.pop_front().expect("front");
-                    tracing::warn!(
-                        message_id = %f.p.msg.message_id,
-                        timeout_ms = self.cfg.confirm_timeout_ms,
-                        "RabbitMQ did not confirm a publish in time; publishing it again"
-                    );
-                    self.retry(f.p, m, "confirm timeout");
-                    settled += 1;
-                    continue;
-                }
-                None => break,
-            };
-            let f = self.in_flight.pop_front().expect("front");
-            settled += 1;
-            match result {
-                Ok(Confirmation::Ack(_)) | Ok(Confirmation::NotRequested) => {
-                    m.amqp_confirmed.fetch_add(1, Relaxed);
-                    self.recycle(f.p);
-                }
-                Ok(Confirmation::Nack(_)) => {
-                    m.amqp_nacked.fetch_add(1, Relaxed);
-                    self.retry(f.p, m, "nack");
-                }
-                Err(e) => {
-                    self.pending.push_front(f.p);
-                    self.disconnect(m, &e);
-                    break;
-                }
-            }
+            l += 1;
         }
-        m.amqp_in_flight.store(self.in_flight.len() as u64, Relaxed);
+        m.amqp_in_flight.store(self.in_flight() as u64, Relaxed);
         m.amqp_buffered.store(self.pending.len() as u64, Relaxed);
         settled
     }
@@ -492,21 +517,33 @@ impl AmqpSink {
         }
     }
 
-    /// Waits until the oldest in-flight confirm arrives (stored for [`reap`](Self::reap)).
-    /// Cancel-safe; pends forever when nothing is in flight.
+    /// Waits until the oldest in-flight confirm of any lane arrives (stored for
+    /// [`reap`](Self::reap)). Cancel-safe; pends forever when nothing is in flight.
     pub async fn wait_front(&mut self) {
-        match self.in_flight.front_mut() {
-            Some(f) if f.result.is_none() => {
-                f.result = Some((&mut f.confirm).await);
+        let lanes = &mut self.lanes;
+        std::future::poll_fn(|cx| {
+            for lane in lanes.iter_mut() {
+                match lane.front_mut() {
+                    Some(f) if f.result.is_none() => {
+                        if let std::task::Poll::Ready(r) =
+                            std::future::Future::poll(std::pin::Pin::new(&mut f.confirm), cx)
+                        {
+                            f.result = Some(r);
+                            return std::task::Poll::Ready(());
+                        }
+                    }
+                    Some(_) => return std::task::Poll::Ready(()),
+                    None => {}
+                }
             }
-            Some(_) => {}
-            None => std::future::pending::<()>().await,
-        }
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     /// Shutdown: what is still buffered or unconfirmed is counted as given up.
     pub fn abandon(&mut self, m: &PublisherMetrics) -> u64 {
-        let n = (self.pending.len() + self.in_flight.len()) as u64;
+        let n = (self.pending.len() + self.in_flight()) as u64;
         if n > 0 {
             m.amqp_dropped_retries.fetch_add(n, Relaxed);
             tracing::error!(
@@ -515,7 +552,7 @@ impl AmqpSink {
             );
         }
         self.pending.clear();
-        self.in_flight.clear();
+        self.lanes.iter_mut().for_each(VecDeque::clear);
         m.amqp_buffered.store(0, Relaxed);
         m.amqp_in_flight.store(0, Relaxed);
         n
@@ -523,8 +560,10 @@ impl AmqpSink {
 
     /// Closes the connection politely.
     pub async fn close(&mut self) {
-        if let Some((conn, ch)) = self.conn.take() {
-            let _ = ch.close(200, ShortString::from("corefeed shutdown")).await;
+        if let Some((conn, chans)) = self.conn.take() {
+            for ch in chans {
+                let _ = ch.close(200, ShortString::from("corefeed shutdown")).await;
+            }
             let _ = conn
                 .close(200, ShortString::from("corefeed shutdown"))
                 .await;
@@ -532,9 +571,36 @@ impl AmqpSink {
     }
 }
 
+/// The lane of a routing key (FNV-1a): one market's messages always take the same channel.
+fn lane(routing_key: &str, lanes: usize) -> usize {
+    if lanes <= 1 {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in routing_key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lane_follows_the_routing_key_and_spreads_markets() {
+        assert_eq!(lane("candle.binance.BTCUSDT.1m", 1), 0);
+        let keys: Vec<String> = (0..64)
+            .map(|i| format!("candle.binance.S{i}USDT.1m"))
+            .collect();
+        for k in &keys {
+            assert_eq!(lane(k, 3), lane(k, 3), "stable");
+            assert!(lane(k, 3) < 3);
+        }
+        let used: std::collections::HashSet<usize> = keys.iter().map(|k| lane(k, 3)).collect();
+        assert_eq!(used.len(), 3, "64 markets use every lane");
+    }
 
     #[test]
     fn queue_arguments_table() {

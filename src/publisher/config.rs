@@ -216,10 +216,14 @@ pub struct AmqpConfig {
     /// The convenience queues.
     pub queues: QueuesConfig,
     /// Most messages published and not yet confirmed; beyond it the publisher waits for
-    /// confirms (and the rings fill: back-pressure). Default 4096.
+    /// confirms (and the rings fill: back-pressure). Default 8192.
     pub max_in_flight: usize,
-    /// Most messages handed to the client per loop turn. Default 512.
+    /// Most messages handed to the client per loop turn. Default 1024.
     pub batch_size: usize,
+    /// Channels publishing in parallel on the connection ("lanes"); a message's lane follows
+    /// its routing key, so one market's messages keep their order. Default 1 (2 measured no faster
+    /// with the broker on the same 2 cores).
+    pub channels: usize,
     /// A nacked or unconfirmed message is published again at most this many times, then it is
     /// counted in `corefeed_amqp_dropped_total{reason="retries"}` and logged. Default 5.
     pub max_republish: u32,
@@ -245,8 +249,9 @@ impl Default for AmqpConfig {
             exchange: "corefeed.events".into(),
             confirms: true,
             queues: QueuesConfig::default(),
-            max_in_flight: 4096,
-            batch_size: 512,
+            max_in_flight: 8192,
+            batch_size: 1024,
+            channels: 1,
             max_republish: 5,
             confirm_timeout_ms: 10_000,
             buffer_capacity: 100_000,
@@ -300,7 +305,7 @@ pub struct PublisherSection {
     pub role: PriceRole,
     /// Most envelopes taken from one ring per turn (one Redis pipeline per turn). Default 512.
     pub batch_size: usize,
-    /// Safety-net timeout of the idle wait on the shards' wake-up, ms. Default 50.
+    /// Safety-net timeout of the idle wait on the shards' wake-up, ms. Default 100.
     pub idle_wait_ms: u64,
     /// Period of the `priceConnectorAlive` beacon, ms. Default 60 000.
     pub alive_interval_ms: u64,
@@ -314,7 +319,7 @@ impl Default for PublisherSection {
         PublisherSection {
             role: PriceRole::All,
             batch_size: 512,
-            idle_wait_ms: 50,
+            idle_wait_ms: 100,
             alive_interval_ms: 60_000,
             shutdown_flush_ms: 10_000,
         }
@@ -530,6 +535,9 @@ impl PublisherConfig {
         }
         if a.max_in_flight == 0 {
             return inv("amqp.max_in_flight", "must be at least 1");
+        }
+        if a.channels == 0 || a.channels > 64 {
+            return inv("amqp.channels", "must be between 1 and 64");
         }
         if a.batch_size == 0 {
             return inv("amqp.batch_size", "must be at least 1");

@@ -28,14 +28,23 @@ pub enum LatencySeries {
     SentToRedis = 2,
     /// `sent_ns` → AMQP.
     SentToAmqp = 3,
+    /// `sent_ns` → the event entering its shard's ring (`ring_ns`).
+    SentToRing = 4,
+    /// `recv_ns` → the publisher taking the event off the ring (the hand-off's share).
+    RecvToTake = 5,
 }
 
+/// How many latency series there are.
+pub const SERIES: usize = 6;
+
 impl LatencySeries {
-    pub const ALL: [LatencySeries; 4] = [
+    pub const ALL: [LatencySeries; SERIES] = [
         LatencySeries::RecvToRedis,
         LatencySeries::RecvToAmqp,
         LatencySeries::SentToRedis,
         LatencySeries::SentToAmqp,
+        LatencySeries::SentToRing,
+        LatencySeries::RecvToTake,
     ];
     fn labels(self) -> (&'static str, &'static str) {
         match self {
@@ -43,6 +52,8 @@ impl LatencySeries {
             LatencySeries::RecvToAmqp => ("recv", "amqp"),
             LatencySeries::SentToRedis => ("sent", "redis"),
             LatencySeries::SentToAmqp => ("sent", "amqp"),
+            LatencySeries::SentToRing => ("sent", "ring"),
+            LatencySeries::RecvToTake => ("recv", "publisher"),
         }
     }
 }
@@ -75,7 +86,7 @@ pub struct PublisherMetrics {
     pub commands: AtomicU64,
     /// Turns the publisher left the rings alone because a connected sink's buffer was full.
     pub backpressure_turns: AtomicU64,
-    pub latency: [LatencyGauge; 4],
+    pub latency: [LatencyGauge; SERIES],
 }
 
 impl PublisherMetrics {
@@ -93,7 +104,7 @@ impl PublisherMetrics {
     }
 
     /// Copies the quantiles of the publisher's histograms into the gauges.
-    pub(crate) fn export_latency(&self, hists: &[Histogram<u64>; 4]) {
+    pub(crate) fn export_latency(&self, hists: &[Histogram<u64>; SERIES]) {
         for (g, h) in self.latency.iter().zip(hists) {
             for (slot, q) in g.quantiles_us.iter().zip(QUANTILES) {
                 slot.store(
@@ -181,7 +192,7 @@ impl PublisherMetrics {
         }
         let _ = writeln!(
             out,
-            "# HELP corefeed_publish_latency_us Latency from the frame read (from=recv) or the simulator send stamp (from=sent) to the sink write, µs.\n# TYPE corefeed_publish_latency_us summary"
+            "# HELP corefeed_publish_latency_us Latency from the frame read (from=recv) or the simulator send stamp (from=sent) to the sink write (sink=redis|amqp) to the event entering its shard's ring (sink=ring) or to the publisher taking it off the ring (sink=publisher), µs.\n# TYPE corefeed_publish_latency_us summary"
         );
         for (s, g) in LatencySeries::ALL.iter().zip(&self.latency) {
             let (from, sink) = s.labels();
@@ -202,7 +213,7 @@ impl PublisherMetrics {
 }
 
 /// Latency histograms owned by the publisher thread (µs, 1 µs – 1 h, 3 significant digits).
-pub(crate) fn new_histograms() -> [Histogram<u64>; 4] {
+pub(crate) fn new_histograms() -> [Histogram<u64>; SERIES] {
     std::array::from_fn(|_| Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"))
 }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use corefeed_shards::event::{now_ms, Envelope, EventKind, UserEnvelope, UserItem};
+use corefeed_shards::event::{now_ms, now_ns, Envelope, EventKind, UserEnvelope, UserItem};
 use corefeed_shards::exchanges::user::orders_hash_entry;
 use tokio::sync::Notify;
 
@@ -394,8 +394,11 @@ async fn run(
 
         // Back-pressure: while a *connected* sink is behind, leave the rings alone so they fill
         // and the shards wait (counted there), instead of overflowing the outage buffer. The
-        // buffer's overflow policy is only for a sink that is away.
-        let behind = |pending: usize, cap: usize| pending + p.batch_size * inputs.rings.len() > cap;
+        // buffer's overflow policy is only for a sink that is away. A connected sink may have
+        // a few turns' worth staged, no more: a lagging broker must not grow the process (the
+        // shards' rings and the sockets' kernel buffers hold the rest, then the venue waits).
+        let turn = p.batch_size * inputs.rings.len();
+        let behind = |pending: usize, cap: usize| pending + turn > cap.min(4 * turn);
         let redis_behind = redis.is_connected() && behind(redis.pending(), redis.capacity());
         let amqp_behind = amqp
             .as_ref()
@@ -412,10 +415,21 @@ async fn run(
                 continue;
             }
             let batch_ms = now_ms();
+            let take_ns = now_ns();
             for _ in 0..n {
                 let Ok(env) = ring.pop() else { break };
                 let kind = env.event.kind();
                 m.event_in(kind);
+                metrics::record(
+                    &mut hists[LatencySeries::SentToRing as usize],
+                    env.sent_ns,
+                    env.ring_ns,
+                );
+                metrics::record(
+                    &mut hists[LatencySeries::RecvToTake as usize],
+                    env.recv_ns,
+                    take_ns,
+                );
                 if routes.redis(kind) {
                     let mut s = redis.slot();
                     if redis_event(&env.event, batch_ms, &mut s.msg) {
@@ -437,12 +451,19 @@ async fn run(
             }
         }
 
-        // Write.
-        redis.flush(&m, &mut hists).await;
-        if let Some(a) = amqp.as_mut() {
-            a.reap(&m);
-            a.publish(&m, &mut hists).await;
-            a.reap(&m);
+        // Write both sinks concurrently: neither waits behind the other's round trip.
+        {
+            let [redis_recv, amqp_recv, redis_sent, amqp_sent, _, _] = &mut hists;
+            let m = &*m;
+            let redis_write = redis.flush(m, redis_recv, redis_sent);
+            let amqp_write = async {
+                if let Some(a) = amqp.as_mut() {
+                    a.reap(m);
+                    a.publish(m, amqp_recv, amqp_sent).await;
+                    a.reap(m);
+                }
+            };
+            tokio::join!(redis_write, amqp_write);
         }
         if now >= next_export {
             m.export_latency(&hists);

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use super::config::{RedisConfig, RedisEndpoint};
 use super::encode::RedisMessage;
-use super::metrics::{record, LatencySeries, PublisherMetrics};
+use super::metrics::{record, PublisherMetrics};
 
 /// Why a Redis round trip failed. The connection is dropped and re-dialled with backoff; the
 /// messages of the failed pipeline stay buffered and are written again (at-least-once).
@@ -117,7 +117,7 @@ impl RedisConn {
         push_command(&mut cmd, &[b"PING"]);
         n += 1;
         let mut rejected = None;
-        conn.round_trip(&cmd, n, |r| {
+        conn.round_trip(&cmd, n, &mut 0, |r| {
             if let Err(e) = r {
                 rejected.get_or_insert_with(|| String::from_utf8_lossy(e).into_owned());
             }
@@ -140,7 +140,7 @@ impl RedisConn {
             ],
         );
         let mut hexpire = true;
-        conn.round_trip(&probe, 1, |r| {
+        conn.round_trip(&probe, 1, &mut 0, |r| {
             if r.is_err() {
                 hexpire = false;
             }
@@ -156,12 +156,14 @@ impl RedisConn {
         &mut self,
         cmds: &[u8],
         n: usize,
+        written_ns: &mut u64,
         mut each: impl FnMut(Result<i64, &[u8]>),
     ) -> Result<(), RedisError> {
         let timeout = self.timeout;
         let fut = async {
             self.io.write_all(cmds).await?;
             self.io.flush().await?;
+            *written_ns = corefeed_shards::event::now_ns();
             for _ in 0..n {
                 match self.read_reply().await? {
                     Reply::Int(i) => each(Ok(i)),
@@ -341,7 +343,14 @@ impl RedisSink {
 
     /// Connects when due, then writes everything pending in pipelines of at most
     /// [`MAX_PIPELINE`]. Returns the number of messages Redis answered.
-    pub async fn flush(&mut self, m: &PublisherMetrics, hists: &mut [Histogram<u64>; 4]) -> usize {
+    /// Latency is recorded when the pipeline's bytes were written (handed to the socket), the
+    /// issue's "PUBLISH written"; the replies are then awaited before the next pipeline.
+    pub async fn flush(
+        &mut self,
+        m: &PublisherMetrics,
+        recv_h: &mut Histogram<u64>,
+        sent_h: &mut Histogram<u64>,
+    ) -> usize {
         if self.pending.is_empty() {
             return 0;
         }
@@ -363,8 +372,9 @@ impl RedisSink {
             let conn = self.conn.as_mut().expect("connected");
             let mut cmd_errors = 0u64;
             let mut first_error: Option<String> = None;
+            let mut written_ns = 0;
             let res = conn
-                .round_trip(&self.out, n, |r| {
+                .round_trip(&self.out, n, &mut written_ns, |r| {
                     if let Err(e) = r {
                         cmd_errors += 1;
                         first_error.get_or_insert_with(|| String::from_utf8_lossy(e).into_owned());
@@ -373,19 +383,10 @@ impl RedisSink {
                 .await;
             match res {
                 Ok(()) => {
-                    let now = corefeed_shards::event::now_ns();
                     for _ in 0..n {
                         let p = self.pending.pop_front().expect("n <= len");
-                        record(
-                            &mut hists[LatencySeries::RecvToRedis as usize],
-                            p.recv_ns,
-                            now,
-                        );
-                        record(
-                            &mut hists[LatencySeries::SentToRedis as usize],
-                            p.sent_ns,
-                            now,
-                        );
+                        record(recv_h, p.recv_ns, written_ns);
+                        record(sent_h, p.sent_ns, written_ns);
                         self.recycle(p);
                     }
                     m.redis_pipelines.fetch_add(1, Relaxed);

@@ -97,11 +97,17 @@ pub struct Ceiling {
     pub body_bytes: usize,
     pub confirms: bool,
     pub secs: f64,
+    /// CPU seconds the bench process (the bare publisher and its lapin I/O thread) used.
+    pub cpu_s: f64,
 }
 
 impl Ceiling {
     pub fn per_s(&self) -> f64 {
         self.messages as f64 / self.secs
+    }
+    /// Client CPU per message, µs: what a bare lapin publisher costs, beside corefeed's figure.
+    pub fn cpu_us_per_msg(&self) -> f64 {
+        self.cpu_s * 1e6 / self.messages.max(1) as f64
     }
 }
 
@@ -124,6 +130,7 @@ pub async fn ceiling(
     let mut body = body.as_bytes().to_vec();
     body.resize(300.max(body.len()), b' ');
     let mut in_flight = VecDeque::with_capacity(max_in_flight);
+    let cpu0 = super::proc::cpu_seconds(std::process::id()).unwrap_or(0.0);
     let t0 = Instant::now();
     for i in 0..n {
         let mut headers = FieldTable::default();
@@ -177,6 +184,7 @@ pub async fn ceiling(
         .await?;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu_s = super::proc::cpu_seconds(std::process::id()).unwrap_or(0.0) - cpu0;
     let _ = ch
         .queue_delete(queue.into(), QueueDeleteOptions::default())
         .await;
@@ -189,6 +197,7 @@ pub async fn ceiling(
         body_bytes: body.len(),
         confirms,
         secs,
+        cpu_s,
     };
     info!(
         messages = n,

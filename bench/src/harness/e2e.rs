@@ -55,7 +55,16 @@ fn one(
     let cx = format!("corefeed.bench.{}.{key}.ceiling", ctx.run_id);
     let cq = format!("{cx}.q");
     let with = ctx.rt.block_on(broker::ceiling(&cx, &cq, n, true, 4096));
-    let without = ctx.rt.block_on(broker::ceiling(&cx, &cq, n, false, 4096));
+    // The no-confirm ceiling is the goal's yardstick: on shared cores it varies run to run, so
+    // take the better of two tries (the stricter reference for corefeed).
+    let without = [0, 1]
+        .into_iter()
+        .map(|_| ctx.rt.block_on(broker::ceiling(&cx, &cq, n, false, 4096)))
+        .max_by(|a, b| {
+            let r = |c: &anyhow::Result<broker::Ceiling>| c.as_ref().map_or(0.0, |c| c.per_s());
+            r(a).total_cmp(&r(b))
+        })
+        .expect("two tries");
     ctx.amqp_cleanup(&[&cx], &[&cq]);
     let amqp_per_s = w.amqp_confirmed / w.wall_s;
     let ceil_c = with.as_ref().ok().map(|c| c.per_s());
@@ -74,7 +83,11 @@ fn one(
         "confirms_per_s": ceil_c,
         "no_confirms_per_s": ceil_n,
         "error": with.as_ref().err().or(without.as_ref().err()).map(|e| format!("{e:#}")),
+        "client_cpu_us_per_msg_confirms": with.as_ref().ok().map(|c| c.cpu_us_per_msg()),
+        "client_cpu_us_per_msg_no_confirms": without.as_ref().ok().map(|c| c.cpu_us_per_msg()),
     });
+    let corefeed_us = w.cpu_s * 1e6 / w.amqp_confirmed.max(1.0);
+    j["corefeed_cpu_us_per_confirmed_event"] = json!(corefeed_us);
     j["corefeed_over_ceiling_confirms"] = json!(ratio_c);
     j["corefeed_over_ceiling_no_confirms"] = json!(ratio_n);
     j["target_ratio_to_no_confirm_ceiling"] = json!(TARGET_RATIO);
@@ -129,12 +142,15 @@ fn one(
         rate: format!("{n} msgs of ~300 B"),
         events_per_s: ceil_n,
         target: format!(
-            "no confirms {:.0}/s, confirms {:.0}/s; corefeed AMQP {:.0}/s = {:.0}% / {:.0}%",
+            "no confirms {:.0}/s, confirms {:.0}/s; corefeed AMQP {:.0}/s = {:.0}% / {:.0}%; client CPU per message: bare lapin {:.1} µs (confirms) / {:.1} µs (none), corefeed {:.1} µs per event (read, decode, Redis, AMQP)",
             ceil_n.unwrap_or(0.0),
             ceil_c.unwrap_or(0.0),
             amqp_per_s,
             ratio_n.unwrap_or(0.0) * 100.0,
-            ratio_c.unwrap_or(0.0) * 100.0
+            ratio_c.unwrap_or(0.0) * 100.0,
+            with.as_ref().map(|c| c.cpu_us_per_msg()).unwrap_or(0.0),
+            without.as_ref().map(|c| c.cpu_us_per_msg()).unwrap_or(0.0),
+            corefeed_us,
         ),
         ..Row::default()
     });

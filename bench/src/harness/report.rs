@@ -338,7 +338,7 @@ impl Report {
         }
         if !self.lat.is_empty() {
             let _ = writeln!(s, "\n## Latency (µs)\n");
-            let _ = writeln!(s, "(a) send → ring has no metric of its own yet; (b) = the simulator's send stamp (`_st`, ns) → corefeed's write of the Redis PUBLISH / AMQP publish (corefeed's histograms, cumulative since start); \"corefeed added\" = corefeed's frame read → that write; (c) = the simulator's send → a real consumer's receipt (Redis PSUBSCRIBE, AMQP queue), from the frame's event time `E`, which the simulator sets when it builds the frame (ms resolution: up to +1 ms). Consumer series cover the measuring window only.\n");
+            let _ = writeln!(s, "(a) = the simulator's send stamp (`_st`, ns) → the event entering its shard's ring (stamped by the shard for stamped frames only); (b) = the simulator's send stamp (`_st`, ns) → corefeed's write of the Redis PUBLISH / AMQP publish (corefeed's histograms, cumulative since start); \"corefeed added\" = corefeed's frame read → that write; (c) = the simulator's send → a real consumer's receipt (Redis PSUBSCRIBE, AMQP queue), from the frame's event time `E`, which the simulator sets when it builds the frame (ms resolution: up to +1 ms). Consumer series cover the measuring window only.\n");
             let _ = writeln!(
                 s,
                 "| scenario | series | samples | p50 | p90 | p99 | p99.9 | max | target (ratio) |"

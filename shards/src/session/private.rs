@@ -30,6 +30,7 @@ use crate::ws::{self, WsUrl};
 use async_tungstenite::tungstenite::Message;
 use futures_util::future::{select, Either};
 use futures_util::{SinkExt, StreamExt};
+use glommio::timer::Timer;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +74,8 @@ pub struct UserTuning {
     pub max_lifetime: Duration,
     /// OKX `positions` channel for derivatives providers.
     pub okx_positions: bool,
+    /// WebSocket read buffer, bytes (see [`crate::ws::connect`]).
+    pub read_buffer: usize,
 }
 
 impl Default for UserTuning {
@@ -85,6 +88,7 @@ impl Default for UserTuning {
             listen_key_keepalive: Duration::from_secs(30 * 60),
             max_lifetime: Duration::from_secs(23 * 3600 + 55 * 60),
             okx_positions: true,
+            read_buffer: 4 << 10,
         }
     }
 }
@@ -249,8 +253,9 @@ pub async fn run(
                 break 'dial;
             }
         };
-        // 2. Dial.
-        let mut wsock = match ws::connect(&url, t.connect_timeout).await {
+        // 2. Dial. Boxed: the TLS handshake's state (~11 KB) would otherwise sit inside every
+        // session's future for its whole life, ~11 KB × 50,000 idle rooms.
+        let mut wsock = match Box::pin(ws::connect(&url, t.connect_timeout, t.read_buffer)).await {
             Ok((w, _)) => w,
             Err(error) => {
                 let mut delay = backoff.next_delay();
@@ -304,6 +309,10 @@ pub async fn run(
         }
         let mut last_rx = Instant::now();
         let mut ping_sent = false;
+        // When the silence limit was first seen passed: a busy shard can poll a session late,
+        // with Ticks queued ahead of a frame that already arrived; only a second look at least
+        // half a second later (frames drained in between) re-dials.
+        let mut silent_since: Option<Instant> = None;
         let mut last_keepalive = Instant::now();
         let keepalive = match exchange {
             Exchange::Okx => okx::keepalive::policy(provider),
@@ -312,20 +321,52 @@ pub async fn run(
         let exit = if failed_send {
             Exit::Redial("send failed", None)
         } else {
+            // The session's own timer, armed for its next deadline (silence, ping, subscribe
+            // timeout, listen-key keepalive, lifetime) instead of a shard-wide tick per second:
+            // an idle room costs one wake-up per keepalive period, so 50,000 of them stay cheap.
+            // Frames move `last_rx` without re-arming it; an early wake-up just re-arms.
+            let mut check = Timer::new(Duration::from_secs(1));
             'conn: loop {
-                let step = select(cmds.next(), wsock.next()).await;
+                let step = match select(select(cmds.next(), wsock.next()), &mut check).await {
+                    Either::Left((Either::Left((cmd, _)), _)) => Step::Cmd(cmd),
+                    Either::Left((Either::Right((msg, _)), _)) => Step::Frame(msg),
+                    Either::Right((_, _)) => Step::Check,
+                };
                 match step {
-                    Either::Left((None | Some(UserCmd::Close), _)) => {
+                    Step::Cmd(None | Some(UserCmd::Close)) => {
                         let _ = wsock.close(None).await;
                         break 'conn Exit::Closed;
                     }
-                    Either::Left((Some(UserCmd::Tick), _)) => {
+                    Step::Cmd(Some(UserCmd::Tick)) | Step::Check => {
                         let now = Instant::now();
+                        check.reset(next_check(CheckInputs {
+                            now,
+                            last_rx,
+                            opened,
+                            last_keepalive,
+                            silent_since,
+                            ping_sent,
+                            subscribed,
+                            listen_key_flow: matches!(flow, Flow::ListenKey),
+                            keepalive: &keepalive,
+                            tuning: &t,
+                        }));
                         let idle = now.saturating_duration_since(last_rx);
                         if idle >= keepalive.dead_after {
-                            warn!(room = %room.room_id, provider = %room.provider, idle_s = idle.as_secs(), "User stream silent past its keepalive limit; re-dialling.");
-                            break 'conn Exit::Redial("silent", None);
+                            match silent_since {
+                                Some(first)
+                                    if now.saturating_duration_since(first)
+                                        >= Duration::from_millis(500) =>
+                                {
+                                    warn!(room = %room.room_id, provider = %room.provider, idle_s = idle.as_secs(), "User stream silent past its keepalive limit; re-dialling.");
+                                    break 'conn Exit::Redial("silent", None);
+                                }
+                                Some(_) => {}
+                                None => silent_since = Some(now),
+                            }
+                            continue 'conn;
                         }
+                        silent_since = None;
                         if let Some(after) = keepalive.client_ping_after {
                             if idle >= after && !ping_sent {
                                 ping_sent = true;
@@ -386,7 +427,7 @@ pub async fn run(
                             }
                         }
                     }
-                    Either::Right((msg, _)) => {
+                    Step::Frame(msg) => {
                         let recv_ns = now_ns();
                         let text = match msg {
                             Some(Ok(Message::Text(text))) => text,
@@ -788,6 +829,53 @@ fn safe_reason(code: i64, message: &str) -> String {
     }
 }
 
+/// What woke a user session.
+enum Step<M> {
+    Cmd(Option<UserCmd>),
+    Frame(Option<M>),
+    Check,
+}
+
+/// What the next timer check of a session depends on.
+struct CheckInputs<'a> {
+    now: Instant,
+    last_rx: Instant,
+    opened: Instant,
+    last_keepalive: Instant,
+    silent_since: Option<Instant>,
+    ping_sent: bool,
+    subscribed: bool,
+    listen_key_flow: bool,
+    keepalive: &'a super::Keepalive,
+    tuning: &'a UserTuning,
+}
+
+/// When a session must look at its clocks next: the earliest of its deadlines, at least 100 ms
+/// and at most 60 s away. Deadlines already passed are handled by the check that computes this.
+fn next_check(c: CheckInputs<'_>) -> Duration {
+    let t = c.tuning;
+    // Once silence was seen, the second look is the deadline (the limit itself has passed).
+    let mut at = match c.silent_since {
+        Some(first) => first + Duration::from_millis(500),
+        None => c.last_rx + c.keepalive.dead_after,
+    };
+    if let (Some(after), false) = (c.keepalive.client_ping_after, c.ping_sent) {
+        at = at.min(c.last_rx + after);
+    }
+    if !c.subscribed {
+        at = at.min(c.opened + t.subscribe_timeout);
+    }
+    if c.subscribed && c.now < c.opened + Duration::from_secs(30) {
+        at = at.min(c.opened + Duration::from_secs(30));
+    }
+    at = at.min(c.opened + t.max_lifetime);
+    if c.listen_key_flow {
+        at = at.min(c.last_keepalive + t.listen_key_keepalive);
+    }
+    at.saturating_duration_since(c.now)
+        .clamp(Duration::from_millis(100), Duration::from_secs(60))
+}
+
 async fn park(cmds: &mut futures_channel::mpsc::UnboundedReceiver<UserCmd>) {
     while let Some(cmd) = cmds.next().await {
         if matches!(cmd, UserCmd::Close) {
@@ -868,6 +956,103 @@ pub fn room_shard(room_id: &str, shards: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_check_is_the_earliest_deadline_within_bounds() {
+        let ka = super::super::Keepalive {
+            client_ping_after: Some(Duration::from_secs(20)),
+            ping_text: "ping",
+            dead_after: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(86_400),
+        };
+        let t = UserTuning::default();
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        struct TestCase {
+            name: &'static str,
+            input: CheckInputs<'static>,
+            expected: Duration,
+        }
+        let ka: &'static super::super::Keepalive = Box::leak(Box::new(ka));
+        let t: &'static UserTuning = Box::leak(Box::new(t));
+        let base = |now: Instant| CheckInputs {
+            now,
+            last_rx: t0,
+            opened: t0,
+            last_keepalive: t0,
+            silent_since: None,
+            ping_sent: false,
+            subscribed: true,
+            listen_key_flow: false,
+            keepalive: ka,
+            tuning: t,
+        };
+        let cases = [
+            TestCase {
+                name: "ping due at 20 s after the last frame",
+                input: CheckInputs {
+                    now: at(40),
+                    ..base(at(40))
+                },
+                expected: Duration::from_millis(100),
+            },
+            TestCase {
+                name: "an idle but healthy stream sleeps until its ping",
+                input: CheckInputs {
+                    last_rx: at(35),
+                    opened: at(0),
+                    ..base(at(40))
+                },
+                expected: Duration::from_secs(15),
+            },
+            TestCase {
+                name: "after the ping, the silence limit",
+                input: CheckInputs {
+                    last_rx: at(35),
+                    ping_sent: true,
+                    ..base(at(40))
+                },
+                expected: Duration::from_secs(25),
+            },
+            TestCase {
+                name: "a second look half a second after silence was first seen",
+                input: CheckInputs {
+                    silent_since: Some(at(40)),
+                    ping_sent: true,
+                    ..base(at(40))
+                },
+                expected: Duration::from_millis(500),
+            },
+            TestCase {
+                name: "not subscribed: the subscribe timeout (15 s)",
+                input: CheckInputs {
+                    subscribed: false,
+                    last_rx: at(9),
+                    opened: at(0),
+                    ..base(at(10))
+                },
+                expected: Duration::from_secs(5),
+            },
+            TestCase {
+                name: "never more than a minute",
+                input: CheckInputs {
+                    last_rx: at(1000),
+                    opened: at(0),
+                    ping_sent: true,
+                    keepalive: Box::leak(Box::new(super::super::Keepalive {
+                        client_ping_after: None,
+                        dead_after: Duration::from_secs(600),
+                        ..*ka
+                    })),
+                    ..base(at(1000))
+                },
+                expected: Duration::from_secs(60),
+            },
+        ];
+        for c in cases {
+            assert_eq!(next_check(c.input), c.expected, "{}", c.name);
+        }
+    }
 
     #[test]
     fn listen_keys_never_reach_a_log_path() {

@@ -26,8 +26,9 @@ use crate::event::{Candle, Event, SeedQuantity, Ticker};
 use crate::exchanges::json::{
     bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of, with_tape,
 };
-use crate::exchanges::{DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
-use crate::types::Interval;
+use crate::exchanges::scan::{self, once, set, Scanner, Val};
+use crate::exchanges::{emit_pending, DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
+use crate::types::{Decimal, Interval, Symbol};
 
 /// Combined-stream envelope (`/stream?streams=a/b`); raw `/ws/` sockets deliver `data` bare.
 ///
@@ -314,4 +315,311 @@ fn id_of(v: Value<'_, '_>) -> u64 {
     v.as_u64()
         .or_else(|| v.into_string().and_then(parse_digits))
         .unwrap_or(0)
+}
+
+// ---- tape-free fast path (`exchanges::decode_fast`) ----
+//
+// The same frames read straight off the immutable text with `exchanges::scan`, for the hot
+// shapes only: combined or raw `kline`, `24hrMiniTicker` / `24hrTicker` payloads and ticker
+// arrays. Whatever it is not sure of (acks, ignored channels, any field the slow path would
+// refuse, escapes, duplicate keys) answers `None` and goes to `decode` above, so every error
+// and every unusual frame keeps the slow path's exact result. Nothing reaches the sink before
+// the whole frame has been read and validated.
+
+/// The fields of one payload object the fast path may need (kline and ticker alike), converted
+/// as they are scanned. `e` (which event this is) and `s` (unused by a kline whose `k` has its
+/// own) are kept as scanned.
+#[derive(Default)]
+struct FastPayload<'a> {
+    e: Option<Val<'a>>,
+    /// Which keys were seen (`P_*`), to give up on a repeated one.
+    seen: u32,
+    event_time: u64,
+    s: Option<Val<'a>>,
+    /// `k` when it is an object: the candle filled as its fields are scanned (`K_*` in `k_seen`).
+    k: Option<Candle>,
+    k_seen: u32,
+    /// The ticker fields (`c v q b B a A`) filled as they are scanned.
+    t: Option<Ticker>,
+}
+
+const P_E: u32 = 1;
+const P_K: u32 = 4;
+const P_C: u32 = 8;
+const P_V: u32 = 16;
+const P_Q: u32 = 32;
+const P_BOOK: [u32; 4] = [64, 128, 256, 512];
+const K_S: u32 = 1;
+/// `i t o h l c v x`: what [`kline`] requires in `k`.
+const K_REQUIRED: u32 = 0xff << 1;
+
+impl<'a> FastPayload<'a> {
+    /// Reads a payload object into `self` (filled in place: no struct is moved around).
+    fn read(&mut self, sc: &mut Scanner<'a>) -> Option<()> {
+        sc.object(|sc, key| self.field(sc, key))
+    }
+
+    /// Takes the value of `key` when a payload decoder reads it, skips it otherwise.
+    #[inline(always)]
+    fn field(&mut self, sc: &mut Scanner<'a>, key: &[u8]) -> Option<()> {
+        match key {
+            b"e" => set(&mut self.e, sc.value()?),
+            b"E" => {
+                once(&mut self.seen, P_E)?;
+                self.event_time = sc.value()?.u64()?;
+                Some(())
+            }
+            b"s" => set(&mut self.s, sc.value()?),
+            b"k" => {
+                once(&mut self.seen, P_K)?;
+                if sc.peek()? != b'{' {
+                    return sc.skip();
+                }
+                self.read_k(sc)
+            }
+            b"c" | b"v" | b"q" | b"b" | b"B" | b"a" | b"A" => {
+                let t = self.t.get_or_insert(EMPTY_TICKER);
+                let v = sc.value()?;
+                match key {
+                    b"c" => {
+                        once(&mut self.seen, P_C)?;
+                        t.last = v.decimal()?;
+                    }
+                    b"v" => {
+                        once(&mut self.seen, P_V)?;
+                        t.volume = v.decimal()?;
+                    }
+                    b"q" => {
+                        once(&mut self.seen, P_Q)?;
+                        t.quote_volume = v.decimal()?;
+                    }
+                    b"b" => {
+                        once(&mut self.seen, P_BOOK[0])?;
+                        t.bid = scan::decimal_opt(Some(v))?;
+                    }
+                    b"B" => {
+                        once(&mut self.seen, P_BOOK[1])?;
+                        t.bid_size = scan::decimal_opt(Some(v))?;
+                    }
+                    b"a" => {
+                        once(&mut self.seen, P_BOOK[2])?;
+                        t.ask = scan::decimal_opt(Some(v))?;
+                    }
+                    _ => {
+                        once(&mut self.seen, P_BOOK[3])?;
+                        t.ask_size = scan::decimal_opt(Some(v))?;
+                    }
+                }
+                Some(())
+            }
+            _ => sc.skip(),
+        }
+    }
+
+    /// The `k` object, straight into a candle.
+    fn read_k(&mut self, sc: &mut Scanner<'a>) -> Option<()> {
+        let k = self.k.insert(EMPTY_CANDLE);
+        let seen = &mut self.k_seen;
+        sc.object(|sc, key| {
+            match key {
+                b"s" => {
+                    once(seen, K_S)?;
+                    k.symbol = sc.value()?.symbol()?;
+                }
+                b"i" => {
+                    once(seen, 2)?;
+                    k.interval = Interval::new(sc.value()?.str()?).ok()?;
+                }
+                b"t" => {
+                    once(seen, 4)?;
+                    k.start_ms = sc.value()?.u64()?;
+                }
+                b"o" => {
+                    once(seen, 8)?;
+                    k.open = sc.value()?.decimal()?;
+                }
+                b"h" => {
+                    once(seen, 16)?;
+                    k.high = sc.value()?.decimal()?;
+                }
+                b"l" => {
+                    once(seen, 32)?;
+                    k.low = sc.value()?.decimal()?;
+                }
+                b"c" => {
+                    once(seen, 64)?;
+                    k.close = sc.value()?.decimal()?;
+                }
+                b"v" => {
+                    once(seen, 128)?;
+                    k.volume = sc.value()?.decimal()?;
+                }
+                b"x" => {
+                    once(seen, 256)?;
+                    k.closed = sc.value()?.bool()?;
+                }
+                _ => sc.skip()?,
+            }
+            Some(())
+        })
+    }
+
+    /// [`decode_payload`]'s published events; `None` for everything else.
+    #[inline]
+    fn event(&self, ctx: &DecodeCtx) -> Option<Event> {
+        match self.e?.str()? {
+            "kline" => self.kline(ctx).map(Event::Candle),
+            "24hrMiniTicker" | "24hrTicker" => self.ticker(ctx).map(Event::Ticker),
+            _ => None,
+        }
+    }
+
+    /// [`kline`] on the scanned fields: `k.s` else `s`, `E` and all of `k.i t o h l c v x`.
+    #[inline]
+    fn kline(&self, ctx: &DecodeCtx) -> Option<Candle> {
+        let mut c = self.k?;
+        if self.k_seen & K_REQUIRED != K_REQUIRED || self.seen & P_E == 0 {
+            return None;
+        }
+        if self.k_seen & K_S == 0 {
+            c.symbol = self.s?.symbol()?;
+        }
+        c.provider = ctx.provider;
+        c.event_time_ms = self.event_time;
+        Some(c)
+    }
+
+    /// [`ticker`] on the scanned fields: `s E c v q` required, `b B a A` optional.
+    #[inline]
+    fn ticker(&self, ctx: &DecodeCtx) -> Option<Ticker> {
+        let required = P_E | P_C | P_V | P_Q;
+        if self.seen & required != required {
+            return None;
+        }
+        let mut t = self.t?;
+        t.provider = ctx.provider;
+        t.symbol = self.s?.symbol()?;
+        t.event_time_ms = self.event_time;
+        Some(t)
+    }
+}
+
+/// Templates the scanned fields are written into (every field the scan does not set is
+/// overwritten or checked before use).
+const EMPTY_CANDLE: Candle = Candle {
+    provider: crate::types::Provider::Binance,
+    symbol: Symbol::EMPTY,
+    interval: Interval::EMPTY,
+    start_ms: 0,
+    open: Decimal::EMPTY,
+    high: Decimal::EMPTY,
+    low: Decimal::EMPTY,
+    close: Decimal::EMPTY,
+    volume: Decimal::EMPTY,
+    closed: false,
+    event_time_ms: 0,
+};
+const EMPTY_TICKER: Ticker = Ticker {
+    provider: crate::types::Provider::Binance,
+    symbol: Symbol::EMPTY,
+    event_time_ms: 0,
+    last: Decimal::EMPTY,
+    volume: Decimal::EMPTY,
+    quote_volume: Decimal::EMPTY,
+    bid: Decimal::EMPTY,
+    bid_size: Decimal::EMPTY,
+    ask: Decimal::EMPTY,
+    ask_size: Decimal::EMPTY,
+    seed_quantity: SeedQuantity::QuoteVolume,
+};
+
+/// What the root's `data` held.
+#[derive(Clone, Copy)]
+enum FastData {
+    /// An object, read into the caller's payload.
+    Payload,
+    /// A ticker array, its events in `pending`.
+    Array,
+    Other,
+}
+
+/// [`decode_array`] when every element is a good ticker: the events go to `pending`.
+fn fast_array(ctx: &DecodeCtx, sc: &mut Scanner<'_>, pending: &mut Vec<Event>) -> Option<()> {
+    pending.clear();
+    sc.array(|sc| {
+        if sc.peek()? != b'{' {
+            return None;
+        }
+        let mut p = FastPayload::default();
+        p.read(sc)?;
+        match p.e?.str()? {
+            "24hrMiniTicker" | "24hrTicker" => pending.push(Event::Ticker(p.ticker(ctx)?)),
+            _ => return None,
+        }
+        Some(())
+    })
+}
+
+/// The fast path: `Some` = exactly what [`decode`] returns for `text`, its events emitted to
+/// `sink`; `None` = not recognized, nothing emitted. `pending` is a reused event buffer.
+pub(crate) fn decode_fast(
+    ctx: &DecodeCtx,
+    text: &[u8],
+    pending: &mut Vec<Event>,
+    sink: &mut impl EventSink,
+) -> Option<Decoded> {
+    let mut sc = Scanner::new(text);
+    match sc.peek()? {
+        b'[' => {
+            fast_array(ctx, &mut sc, pending)?;
+            sc.finish()?;
+            Some(emit_pending(pending, 0, sink))
+        }
+        b'{' => {
+            // The root is either an envelope (`data`, `_st`) or a raw payload; which one is
+            // only known at its end, so both are read in the same pass.
+            let mut root = FastPayload::default();
+            let mut inner = FastPayload::default();
+            let mut data = None;
+            let mut st = None;
+            sc.object(|sc, key| match key {
+                b"data" => {
+                    let kind = match sc.peek()? {
+                        b'{' if data.is_none() => {
+                            inner.read(sc)?;
+                            FastData::Payload
+                        }
+                        b'[' if data.is_none() => {
+                            fast_array(ctx, sc, pending)?;
+                            FastData::Array
+                        }
+                        _ => {
+                            sc.skip()?;
+                            FastData::Other
+                        }
+                    };
+                    set(&mut data, kind)
+                }
+                b"_st" => set(&mut st, sc.value()?),
+                _ => root.field(sc, key),
+            })?;
+            sc.finish()?;
+            let sent_ns = match st {
+                Some(v) => v.u64()?,
+                None => 0,
+            };
+            let event = if root.e.is_some() {
+                root.event(ctx)?
+            } else {
+                match data? {
+                    FastData::Payload => inner.event(ctx)?,
+                    FastData::Array => return Some(emit_pending(pending, sent_ns, sink)),
+                    FastData::Other => return None,
+                }
+            };
+            sink.emit(event);
+            Some(Decoded::data(1, sent_ns))
+        }
+        _ => None,
+    }
 }

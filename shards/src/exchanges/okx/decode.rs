@@ -24,8 +24,9 @@ use crate::event::{Candle, Event, SeedQuantity, Ticker};
 use crate::exchanges::json::{
     bad, decimal, decimal_opt, parse_digits, req, str_of, symbol_of, u64_of, with_tape,
 };
-use crate::exchanges::{DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
-use crate::types::{Interval, Symbol};
+use crate::exchanges::scan::{self, once, set, Scanner, Val};
+use crate::exchanges::{emit_pending, DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
+use crate::types::{Decimal, Interval, Symbol};
 
 /// The outermost object of a JSON frame, read in one pass over its keys.
 ///
@@ -286,4 +287,236 @@ fn id_of(v: Value<'_, '_>) -> u64 {
     v.as_u64()
         .or_else(|| v.into_string().and_then(parse_digits))
         .unwrap_or(0)
+}
+
+// ---- tape-free fast path (`exchanges::decode_fast`) ----
+//
+// The hot pushes read straight off the immutable text with `exchanges::scan`: `candle*` and
+// `tickers` data frames (and the text `pong`). Event frames, other channels and whatever the
+// slow path would refuse (bad fields, escapes, duplicate keys, …) answer `None` and go to
+// `decode` above, so errors and unusual frames keep its exact result. Rows are collected in
+// `pending` and reach the sink only once the whole frame has been read and validated.
+
+/// `arg`'s fields.
+#[derive(Default)]
+struct FastArg<'a> {
+    channel: Option<Val<'a>>,
+    inst_id: Option<Val<'a>>,
+}
+
+impl<'a> FastArg<'a> {
+    fn read(sc: &mut Scanner<'a>) -> Option<Self> {
+        if sc.peek()? != b'{' {
+            return None;
+        }
+        let mut arg = FastArg::default();
+        sc.object(|sc, key| {
+            let slot = match key {
+                b"channel" => &mut arg.channel,
+                b"instId" => &mut arg.inst_id,
+                _ => return sc.skip(),
+            };
+            set(slot, sc.value()?)
+        })?;
+        Some(arg)
+    }
+}
+
+/// The `data` value of a `candle*` or `tickers` push ([`candles`] / [`tickers`]), its events
+/// appended to `pending`; any other channel is left to the slow path.
+fn fast_data(
+    ctx: &DecodeCtx,
+    arg: &FastArg<'_>,
+    sc: &mut Scanner<'_>,
+    pending: &mut Vec<Event>,
+) -> Option<()> {
+    let channel = arg.channel?.str()?;
+    if channel.starts_with("candle") {
+        let interval = Interval::new(channel).ok()?;
+        let symbol = arg.inst_id?.symbol()?;
+        sc.array(|sc| {
+            let candle = fast_candle_row(ctx, symbol, interval, sc)?;
+            pending.push(Event::Candle(candle));
+            Some(())
+        })
+    } else if channel == "tickers" {
+        sc.array(|sc| {
+            let ticker = fast_ticker(ctx, arg, sc)?;
+            pending.push(Event::Ticker(ticker));
+            Some(())
+        })
+    } else {
+        None
+    }
+}
+
+/// [`candle_row`]: `[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm, …]`. Every cell
+/// [`candle_row`] reads is converted as it is scanned, straight into the candle.
+fn fast_candle_row(
+    ctx: &DecodeCtx,
+    symbol: Symbol,
+    interval: Interval,
+    sc: &mut Scanner<'_>,
+) -> Option<Candle> {
+    if sc.peek()? != b'[' {
+        return None;
+    }
+    let mut candle = Candle {
+        provider: ctx.provider,
+        symbol,
+        interval,
+        start_ms: 0,
+        open: Decimal::EMPTY,
+        high: Decimal::EMPTY,
+        low: Decimal::EMPTY,
+        close: Decimal::EMPTY,
+        volume: Decimal::EMPTY,
+        closed: false,
+        event_time_ms: 0,
+    };
+    let mut cells = 0usize;
+    sc.array(|sc| {
+        match cells {
+            0 => candle.start_ms = sc.value()?.u64()?,
+            1 => candle.open = sc.value()?.decimal()?,
+            2 => candle.high = sc.value()?.decimal()?,
+            3 => candle.low = sc.value()?.decimal()?,
+            4 => candle.close = sc.value()?.decimal()?,
+            5 => candle.volume = sc.value()?.decimal()?,
+            8 => candle.closed = sc.value()?.str()? == "1",
+            _ => sc.skip()?,
+        }
+        cells += 1;
+        Some(())
+    })?;
+    // `ts` to `vol` are required; `confirm` is optional (older 7-element rows).
+    (cells >= 6).then_some(candle)
+}
+
+/// [`ticker`]: one element of a `tickers` push, its fields converted as they are scanned.
+fn fast_ticker(ctx: &DecodeCtx, arg: &FastArg<'_>, sc: &mut Scanner<'_>) -> Option<Ticker> {
+    if sc.peek()? != b'{' {
+        return None;
+    }
+    const INST_ID: u32 = 1;
+    const REQUIRED: u32 = 2 | 4 | 8 | 16;
+    let mut t = Ticker {
+        provider: ctx.provider,
+        symbol: Symbol::EMPTY,
+        event_time_ms: 0,
+        last: Decimal::EMPTY,
+        volume: Decimal::EMPTY,
+        quote_volume: Decimal::EMPTY,
+        bid: Decimal::EMPTY,
+        bid_size: Decimal::EMPTY,
+        ask: Decimal::EMPTY,
+        ask_size: Decimal::EMPTY,
+        seed_quantity: SeedQuantity::BookSizes,
+    };
+    let mut seen = 0u32;
+    sc.object(|sc, key| {
+        match key {
+            b"instId" => {
+                once(&mut seen, INST_ID)?;
+                t.symbol = sc.value()?.symbol()?;
+            }
+            b"ts" => {
+                once(&mut seen, 2)?;
+                t.event_time_ms = sc.value()?.u64()?;
+            }
+            b"last" => {
+                once(&mut seen, 4)?;
+                t.last = sc.value()?.decimal()?;
+            }
+            b"vol24h" => {
+                once(&mut seen, 8)?;
+                t.volume = sc.value()?.decimal()?;
+            }
+            b"volCcy24h" => {
+                once(&mut seen, 16)?;
+                t.quote_volume = sc.value()?.decimal()?;
+            }
+            b"bidPx" => {
+                once(&mut seen, 32)?;
+                t.bid = scan::decimal_opt(Some(sc.value()?))?;
+            }
+            b"bidSz" => {
+                once(&mut seen, 64)?;
+                t.bid_size = scan::decimal_opt(Some(sc.value()?))?;
+            }
+            b"askPx" => {
+                once(&mut seen, 128)?;
+                t.ask = scan::decimal_opt(Some(sc.value()?))?;
+            }
+            b"askSz" => {
+                once(&mut seen, 256)?;
+                t.ask_size = scan::decimal_opt(Some(sc.value()?))?;
+            }
+            _ => sc.skip()?,
+        }
+        Some(())
+    })?;
+    if seen & REQUIRED != REQUIRED {
+        return None;
+    }
+    if seen & INST_ID == 0 {
+        t.symbol = arg.inst_id?.symbol()?;
+    }
+    Some(t)
+}
+
+/// The fast path: `Some` = exactly what [`decode`] returns for `text`, its events emitted to
+/// `sink`; `None` = not recognized, nothing emitted. `pending` is a reused event buffer.
+pub(crate) fn decode_fast(
+    ctx: &DecodeCtx,
+    text: &[u8],
+    pending: &mut Vec<Event>,
+    sink: &mut impl EventSink,
+) -> Option<Decoded> {
+    if text == b"pong" {
+        return Some(Decoded::of(FrameKind::Pong));
+    }
+    pending.clear();
+    let mut sc = Scanner::new(text);
+    let mut arg: Option<FastArg<'_>> = None;
+    // `data` is read as soon as `arg` is known; one that comes first is skipped and its start
+    // kept, to be read once the whole root has been walked.
+    let mut data_read = false;
+    let mut data_at = None;
+    let mut st = None;
+    sc.object(|sc, key| match key {
+        // Acks, errors, notices: not hot, the slow path answers them.
+        b"event" => None,
+        b"arg" => set(&mut arg, FastArg::read(sc)?),
+        b"data" => {
+            if data_read || data_at.is_some() {
+                return None;
+            }
+            match &arg {
+                Some(a) => {
+                    fast_data(ctx, a, sc, pending)?;
+                    data_read = true;
+                }
+                None => {
+                    data_at = Some(sc.value_start()?);
+                    sc.skip()?;
+                }
+            }
+            Some(())
+        }
+        b"_st" => set(&mut st, sc.value()?),
+        _ => sc.skip(),
+    })?;
+    sc.finish()?;
+    let sent_ns = match st {
+        Some(v) => v.u64()?,
+        None => 0,
+    };
+    let arg = arg?;
+    match data_at {
+        Some(at) => fast_data(ctx, &arg, &mut sc.fork(at), pending)?,
+        None if data_read => {}
+        None => return None,
+    }
+    Some(emit_pending(pending, sent_ns, sink))
 }
