@@ -572,20 +572,20 @@ fn invalid_config_stops_with_the_key() {
 
 /// Throughput and latency on this machine (not a CI check):
 /// `cargo test --release -p corefeed --test publisher -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn measure_throughput() {
-    let id = uniq();
-    let exchange = format!("corefeed.test.{id}");
-    let mut cfg = test_config(&exchange);
-    cfg.amqp.max_in_flight = 4096;
-    cfg.amqp.batch_size = 512;
-    cfg.publisher.batch_size = 512;
-    let (mut p0, c0) = rtrb::RingBuffer::<Envelope>::new(65536);
+/// A publisher fed by one price ring (no user rings, no commands).
+struct OneRing {
+    p0: rtrb::Producer<Envelope>,
+    wake: Arc<tokio::sync::Notify>,
+    shutdown: Arc<AtomicBool>,
+    h: std::thread::JoinHandle<anyhow::Result<corefeed::publisher::PublisherReport>>,
+}
+
+fn one_ring(cfg: PublisherConfig, capacity: usize) -> OneRing {
+    let (p0, c0) = rtrb::RingBuffer::<Envelope>::new(capacity);
     let wake = Arc::new(tokio::sync::Notify::new());
     let shutdown = Arc::new(AtomicBool::new(false));
+    // The command sender may drop: the publisher only polls the receiver.
     let (_tx, rx) = crossbeam_channel::unbounded();
-    let metrics = Arc::new(PublisherMetrics::new());
     let h = spawn(
         cfg,
         PublisherInputs {
@@ -595,9 +595,32 @@ fn measure_throughput() {
             commands: rx,
             shutdown: shutdown.clone(),
         },
-        metrics.clone(),
+        Arc::new(PublisherMetrics::new()),
         None,
     );
+    OneRing {
+        p0,
+        wake,
+        shutdown,
+        h,
+    }
+}
+
+#[test]
+#[ignore]
+fn measure_throughput() {
+    let id = uniq();
+    let exchange = format!("corefeed.test.{id}");
+    let mut cfg = test_config(&exchange);
+    cfg.amqp.max_in_flight = 4096;
+    cfg.amqp.batch_size = 512;
+    cfg.publisher.batch_size = 512;
+    let OneRing {
+        mut p0,
+        wake,
+        shutdown,
+        h,
+    } = one_ring(cfg, 65536);
     std::thread::sleep(Duration::from_millis(300));
     const N: u64 = 100_000;
     let sym = format!("P{id}");
@@ -957,23 +980,12 @@ fn lanes_confirm_everything_and_keep_each_market_in_order() {
     let queue = format!("q.{id}");
     let (conn, ch) = rt.block_on(amqp_queue(&exchange, &queue));
 
-    let (mut p0, c0) = rtrb::RingBuffer::<Envelope>::new(4096);
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let (_tx, rx) = crossbeam_channel::unbounded();
-    let metrics = Arc::new(PublisherMetrics::new());
-    let h = spawn(
-        cfg,
-        PublisherInputs {
-            rings: vec![c0],
-            user_rings: vec![],
-            wake: wake.clone(),
-            commands: rx,
-            shutdown: shutdown.clone(),
-        },
-        metrics.clone(),
-        None,
-    );
+    let OneRing {
+        mut p0,
+        wake,
+        shutdown,
+        h,
+    } = one_ring(cfg, 4096);
     const MARKETS: u64 = 12;
     const PER_MARKET: u64 = 150;
     let t0 = 1_700_000_000_000u64;
