@@ -109,6 +109,25 @@ pub struct Ticker {
     pub seed_quantity: SeedQuantity,
 }
 
+impl Ticker {
+    /// A ticker with no fields set yet (decoders fill it field by field).
+    pub const fn empty(provider: Provider, seed_quantity: SeedQuantity) -> Ticker {
+        Ticker {
+            provider,
+            symbol: Symbol::EMPTY,
+            event_time_ms: 0,
+            last: Decimal::EMPTY,
+            volume: Decimal::EMPTY,
+            quote_volume: Decimal::EMPTY,
+            bid: Decimal::EMPTY,
+            bid_size: Decimal::EMPTY,
+            ask: Decimal::EMPTY,
+            ask_size: Decimal::EMPTY,
+            seed_quantity,
+        }
+    }
+}
+
 /// What travels through a shard's ring: the event plus the clocks latency is measured with.
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope {

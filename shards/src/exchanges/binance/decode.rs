@@ -519,19 +519,8 @@ const EMPTY_CANDLE: Candle = Candle {
     closed: false,
     event_time_ms: 0,
 };
-const EMPTY_TICKER: Ticker = Ticker {
-    provider: crate::types::Provider::Binance,
-    symbol: Symbol::EMPTY,
-    event_time_ms: 0,
-    last: Decimal::EMPTY,
-    volume: Decimal::EMPTY,
-    quote_volume: Decimal::EMPTY,
-    bid: Decimal::EMPTY,
-    bid_size: Decimal::EMPTY,
-    ask: Decimal::EMPTY,
-    ask_size: Decimal::EMPTY,
-    seed_quantity: SeedQuantity::QuoteVolume,
-};
+const EMPTY_TICKER: Ticker =
+    Ticker::empty(crate::types::Provider::Binance, SeedQuantity::QuoteVolume);
 
 /// What the root's `data` held.
 #[derive(Clone, Copy)]

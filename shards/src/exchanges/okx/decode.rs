@@ -400,19 +400,7 @@ fn fast_ticker(ctx: &DecodeCtx, arg: &FastArg<'_>, sc: &mut Scanner<'_>) -> Opti
     }
     const INST_ID: u32 = 1;
     const REQUIRED: u32 = 2 | 4 | 8 | 16;
-    let mut t = Ticker {
-        provider: ctx.provider,
-        symbol: Symbol::EMPTY,
-        event_time_ms: 0,
-        last: Decimal::EMPTY,
-        volume: Decimal::EMPTY,
-        quote_volume: Decimal::EMPTY,
-        bid: Decimal::EMPTY,
-        bid_size: Decimal::EMPTY,
-        ask: Decimal::EMPTY,
-        ask_size: Decimal::EMPTY,
-        seed_quantity: SeedQuantity::BookSizes,
-    };
+    let mut t = Ticker::empty(ctx.provider, SeedQuantity::BookSizes);
     let mut seen = 0u32;
     sc.object(|sc, key| {
         match key {
