@@ -109,6 +109,25 @@ pub struct Ticker {
     pub seed_quantity: SeedQuantity,
 }
 
+impl Candle {
+    /// A candle with no price fields set yet (decoders fill it field by field).
+    pub const fn empty(provider: Provider, symbol: Symbol, interval: Interval) -> Candle {
+        Candle {
+            provider,
+            symbol,
+            interval,
+            start_ms: 0,
+            open: Decimal::EMPTY,
+            high: Decimal::EMPTY,
+            low: Decimal::EMPTY,
+            close: Decimal::EMPTY,
+            volume: Decimal::EMPTY,
+            closed: false,
+            event_time_ms: 0,
+        }
+    }
+}
+
 impl Ticker {
     /// A ticker with no fields set yet (decoders fill it field by field).
     pub const fn empty(provider: Provider, seed_quantity: SeedQuantity) -> Ticker {

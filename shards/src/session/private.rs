@@ -119,10 +119,9 @@ pub enum ReportKind {
     Genuine,
 }
 
-/// Commands from the shard to a session.
+/// Commands from the shard to a session (its timers are its own, see `next_check`).
 #[derive(Debug)]
 pub enum UserCmd {
-    Tick,
     Close,
 }
 
@@ -310,8 +309,8 @@ pub async fn run(
         let mut last_rx = Instant::now();
         let mut ping_sent = false;
         // When the silence limit was first seen passed: a busy shard can poll a session late,
-        // with Ticks queued ahead of a frame that already arrived; only a second look at least
-        // half a second later (frames drained in between) re-dials.
+        // its timer and a frame ready together; only a second look at least half a second
+        // later (frames drained in between) re-dials.
         let mut silent_since: Option<Instant> = None;
         let mut last_keepalive = Instant::now();
         let keepalive = match exchange {
@@ -337,7 +336,7 @@ pub async fn run(
                         let _ = wsock.close(None).await;
                         break 'conn Exit::Closed;
                     }
-                    Step::Cmd(Some(UserCmd::Tick)) | Step::Check => {
+                    Step::Check => {
                         let now = Instant::now();
                         check.reset(next_check(CheckInputs {
                             now,
@@ -900,7 +899,6 @@ async fn sleep_or_close(
         match select(cmds.next(), sleep).await {
             Either::Right(_) => return true,
             Either::Left((None | Some(UserCmd::Close), _)) => return false,
-            Either::Left((Some(UserCmd::Tick), _)) => {}
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::exchanges::json::{
 };
 use crate::exchanges::scan::{self, once, set, Scanner, Val};
 use crate::exchanges::{emit_pending, DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
-use crate::types::{Decimal, Interval, Symbol};
+use crate::types::{Interval, Symbol};
 
 /// Combined-stream envelope (`/stream?streams=a/b`); raw `/ws/` sockets deliver `data` bare.
 ///
@@ -506,19 +506,11 @@ impl<'a> FastPayload<'a> {
 
 /// Templates the scanned fields are written into (every field the scan does not set is
 /// overwritten or checked before use).
-const EMPTY_CANDLE: Candle = Candle {
-    provider: crate::types::Provider::Binance,
-    symbol: Symbol::EMPTY,
-    interval: Interval::EMPTY,
-    start_ms: 0,
-    open: Decimal::EMPTY,
-    high: Decimal::EMPTY,
-    low: Decimal::EMPTY,
-    close: Decimal::EMPTY,
-    volume: Decimal::EMPTY,
-    closed: false,
-    event_time_ms: 0,
-};
+const EMPTY_CANDLE: Candle = Candle::empty(
+    crate::types::Provider::Binance,
+    Symbol::EMPTY,
+    Interval::EMPTY,
+);
 const EMPTY_TICKER: Ticker =
     Ticker::empty(crate::types::Provider::Binance, SeedQuantity::QuoteVolume);
 

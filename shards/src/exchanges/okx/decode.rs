@@ -26,7 +26,7 @@ use crate::exchanges::json::{
 };
 use crate::exchanges::scan::{self, once, set, Scanner, Val};
 use crate::exchanges::{emit_pending, DecodeCtx, Decoded, EventSink, FrameKind, Scratch};
-use crate::types::{Decimal, Interval, Symbol};
+use crate::types::{Interval, Symbol};
 
 /// The outermost object of a JSON frame, read in one pass over its keys.
 ///
@@ -361,19 +361,7 @@ fn fast_candle_row(
     if sc.peek()? != b'[' {
         return None;
     }
-    let mut candle = Candle {
-        provider: ctx.provider,
-        symbol,
-        interval,
-        start_ms: 0,
-        open: Decimal::EMPTY,
-        high: Decimal::EMPTY,
-        low: Decimal::EMPTY,
-        close: Decimal::EMPTY,
-        volume: Decimal::EMPTY,
-        closed: false,
-        event_time_ms: 0,
-    };
+    let mut candle = Candle::empty(ctx.provider, symbol, interval);
     let mut cells = 0usize;
     sc.array(|sc| {
         match cells {
